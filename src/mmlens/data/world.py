@@ -1,0 +1,409 @@
+"""The synthetic world: objects, scenes, the world's knobs, and deterministic sampling.
+
+A scene is plain data: a tuple of :class:`SceneObject` (shape, colour, size, centre) and a background
+colour. Coordinates are fractions of the image side (x right, y down), so one scene renders at any
+resolution. Every random choice comes from a NumPy ``Generator`` seeded by ``(seed, split, index)``,
+so scene ``i`` of a split is a pure function of those three numbers and the splits are disjoint streams.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "heart")
+COLOURS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange")
+SIZES: tuple[str, ...] = ("small", "large")
+RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+#: Fill colour of each colour name (clearly apart in RGB; none is near the white background).
+COLOUR_RGB: dict[str, tuple[int, int, int]] = {
+    "red": (220, 30, 30),
+    "green": (30, 160, 50),
+    "blue": (30, 80, 230),
+    "yellow": (240, 205, 0),
+    "purple": (140, 50, 190),
+    "orange": (255, 130, 0),
+}
+#: Radius of the circle each shape fits in, as a fraction of the image side.
+SIZE_RADIUS: dict[str, float] = {"small": 0.085, "large": 0.15}
+INVERSE_RELATION: dict[str, str] = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+MAX_OBJECTS_LIMIT = 9  # number words and count answers go up to "nine"
+DEFAULT_BACKGROUND = (255, 255, 255)
+
+
+def _check_name(value: Any, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; use one of {allowed}")
+
+
+def check_split(split: str) -> int:
+    """Return the index of ``split`` in :data:`SPLITS`, or raise a ValueError naming it."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
+    return SPLITS.index(split)
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """One object: shape, colour and size names, and its centre in [0, 1] image coordinates.
+
+    ``scale`` multiplies the size's radius (the size-shift knob); ``rgb`` overrides the fill colour
+    (colour-shade jitter). Both default to off.
+    """
+
+    shape: str
+    colour: str
+    size: str
+    x: float
+    y: float
+    scale: float = 1.0
+    rgb: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.shape, SHAPES, "shape")
+        _check_name(self.colour, COLOURS, "colour")
+        _check_name(self.size, SIZES, "size")
+
+    @property
+    def radius(self) -> float:
+        """Radius of the circle the shape fits in, as a fraction of the image side."""
+        return SIZE_RADIUS[self.size] * self.scale
+
+    @property
+    def fill(self) -> tuple[int, int, int]:
+        """The RGB colour the object is drawn in."""
+        return self.rgb if self.rgb is not None else COLOUR_RGB[self.colour]
+
+
+def relation_holds(a: SceneObject, b: SceneObject, relation: str) -> bool:
+    """The one spatial rule of the world: is ``a`` ``relation`` ``b``?
+
+    True only when the centres differ along that axis by more than the larger of the two radii, so
+    every relation the captions state is clear at a glance. Generator and checker both use this rule.
+    """
+    threshold = max(a.radius, b.radius)
+    if relation == "left of":
+        return b.x - a.x > threshold
+    if relation == "right of":
+        return a.x - b.x > threshold
+    if relation == "above":
+        return b.y - a.y > threshold
+    if relation == "below":
+        return a.y - b.y > threshold
+    raise ValueError(f"unknown relation {relation!r}; use one of {RELATIONS}")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A scene: objects (plain data) and a background colour."""
+
+    objects: tuple[SceneObject, ...]
+    background: tuple[int, int, int] = DEFAULT_BACKGROUND
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def relations(self, i: int, j: int) -> tuple[str, ...]:
+        """All relations that clearly hold of object ``i`` to object ``j`` (see :func:`relation_holds`)."""
+        a, b = self.objects[i], self.objects[j]
+        return tuple(r for r in RELATIONS if relation_holds(a, b, r))
+
+    def relation(self, i: int, j: int) -> str | None:
+        """The dominant clear relation of object ``i`` to ``j`` (the axis with the larger gap), or None."""
+        rels = self.relations(i, j)
+        if not rels:
+            return None
+        a, b = self.objects[i], self.objects[j]
+        gap = {"left of": b.x - a.x, "right of": a.x - b.x, "above": b.y - a.y, "below": a.y - b.y}
+        return max(rels, key=lambda r: gap[r])
+
+    def to_dict(self) -> dict:
+        """Plain-data form (JSON-serialisable)."""
+        return {
+            "objects": [{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(o).items()} for o in self.objects],
+            "background": list(self.background),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Scene":
+        """Inverse of :meth:`to_dict`."""
+        objects = []
+        for o in d["objects"]:
+            o = dict(o)
+            if o.get("rgb") is not None:
+                o["rgb"] = tuple(int(c) for c in o["rgb"])
+            objects.append(SceneObject(**o))
+        return cls(tuple(objects), tuple(int(c) for c in d.get("background", DEFAULT_BACKGROUND)))
+
+    def render(self, resolution: int = 64, antialias: bool = False):
+        """Render this scene; see :func:`mmlens.data.render.render_scene`."""
+        from mmlens.data.render import render_scene
+
+        return render_scene(self, resolution=resolution, antialias=antialias)
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """The world's knobs. Defaults give the standard world; every shift knob is off by default.
+
+    Args:
+        max_objects: largest number of objects a scene may hold (must fit at the largest size).
+        shapes, colours, sizes: the names objects are drawn from (uniformly, except for the bias knob).
+        held_out: (colour, shape) pairs that never occur in the "train" split (they do in val/test).
+        colour_given_shape: bias knob, e.g. ``{"circle": {"red": 0.8}}`` means P(red | circle) = 0.8
+            and the other colours share the remaining 0.2 equally.
+        bias_splits: splits the bias applies to (e.g. ``("train",)`` for a biased train set only).
+        background: background RGB.
+        colour_jitter: per-object shade jitter, as a fraction of 255 per channel (0 = off).
+        size_scale: multiplies every radius (1 = standard sizes).
+        margin: gap between objects and the image border, fraction of the side.
+        gap: minimum gap between two objects' bounding circles, fraction of the side.
+    """
+
+    max_objects: int = 4
+    shapes: tuple[str, ...] = SHAPES
+    colours: tuple[str, ...] = COLOURS
+    sizes: tuple[str, ...] = SIZES
+    held_out: frozenset = frozenset()
+    colour_given_shape: Mapping[str, Mapping[str, float]] | None = None
+    bias_splits: tuple[str, ...] = SPLITS
+    background: tuple[int, int, int] = DEFAULT_BACKGROUND
+    colour_jitter: float = 0.0
+    size_scale: float = 1.0
+    margin: float = 0.02
+    gap: float = 0.03
+    _tables: dict = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        for name, allowed, what in (("shapes", SHAPES, "shape"), ("colours", COLOURS, "colour"), ("sizes", SIZES, "size")):
+            values = tuple(getattr(self, name))
+            if not values:
+                raise ValueError(f"{name} is empty; give at least one {what} from {allowed}")
+            for v in values:
+                _check_name(v, allowed, what)
+            set_(name, values)
+        for s in self.bias_splits:
+            check_split(s)
+        if not (isinstance(self.size_scale, (int, float)) and 0.2 <= self.size_scale <= 1.5):
+            raise ValueError(f"size_scale={self.size_scale!r} is out of range; use a number in [0.2, 1.5]")
+        if not 0.0 <= self.colour_jitter <= 0.5:
+            raise ValueError(f"colour_jitter={self.colour_jitter!r} is out of range; use a fraction in [0, 0.5]")
+        if len(self.background) != 3 or not all(0 <= int(c) <= 255 for c in self.background):
+            raise ValueError(f"background={self.background!r} is not an RGB triple of ints in [0, 255]")
+        set_("background", tuple(int(c) for c in self.background))
+        if not isinstance(self.max_objects, int) or self.max_objects < 1:
+            raise ValueError(f"max_objects={self.max_objects!r} must be a positive int")
+        capacity = self.capacity
+        if self.max_objects > capacity:
+            raise ValueError(
+                f"max_objects={self.max_objects} objects do not fit at size_scale={self.size_scale}: at most "
+                f"{capacity} fit; lower max_objects or size_scale"
+            )
+        set_("held_out", _normalise_held_out(self.held_out))
+        set_("_tables", {split: _sampling_tables(self, split) for split in SPLITS})
+
+    @property
+    def capacity(self) -> int:
+        """How many objects of the largest size are guaranteed to fit (jittered-grid layout)."""
+        r = max(SIZE_RADIUS[s] for s in self.sizes) * self.size_scale
+        usable = 1.0 - 2 * self.margin
+        g = 1
+        while usable / (g + 1) >= 2 * r + self.gap:
+            g += 1
+        return min(g * g, MAX_OBJECTS_LIMIT)
+
+
+def _normalise_held_out(held_out) -> frozenset:
+    """Accept (colour, shape) or (shape, colour) pairs; return a frozenset of (colour, shape)."""
+    pairs = set()
+    for pair in held_out:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise ValueError(f"held_out entry {pair!r} is not a pair; use e.g. ('red', 'triangle')")
+        a, b = pair
+        if a in COLOURS and b in SHAPES:
+            pairs.add((a, b))
+        elif a in SHAPES and b in COLOURS:
+            pairs.add((b, a))
+        else:
+            raise ValueError(f"held_out entry {pair!r} is not a (colour, shape) pair; colours {COLOURS}, shapes {SHAPES}")
+    return frozenset(pairs)
+
+
+def colour_distribution(world: WorldConfig, shape: str, split: str = "train") -> dict[str, float]:
+    """P(colour | shape) that ``split`` of ``world`` samples from (bias knob and held-out pairs applied)."""
+    check_split(split)
+    _check_name(shape, world.shapes, "shape (of this world)")
+    bias = (world.colour_given_shape or {}) if split in world.bias_splits else {}
+    for s, probs in (world.colour_given_shape or {}).items():
+        _check_name(s, world.shapes, "shape in colour_given_shape")
+        for c, p in probs.items():
+            _check_name(c, world.colours, "colour in colour_given_shape")
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"colour_given_shape[{s!r}][{c!r}]={p!r} is not a probability in [0, 1]")
+        total = sum(probs.values())
+        if total > 1 + 1e-9 or (len(probs) == len(world.colours) and abs(total - 1) > 1e-6):
+            raise ValueError(f"colour_given_shape[{s!r}] sums to {total}; probabilities must sum to 1 at most")
+    given = dict(bias.get(shape, {}))
+    rest = [c for c in world.colours if c not in given]
+    share = (1.0 - sum(given.values())) / len(rest) if rest else 0.0
+    probs = {c: given.get(c, share) for c in world.colours}
+    if split == "train":
+        probs = {c: (0.0 if (c, shape) in world.held_out else p) for c, p in probs.items()}
+    total = sum(probs.values())
+    if total <= 0:
+        return {}
+    return {c: p / total for c, p in probs.items()}
+
+
+def _sampling_tables(world: WorldConfig, split: str):
+    """Cumulative tables for fast sampling: shapes that can occur, and colours given each shape."""
+    shapes, colour_cdfs = [], []
+    for s in world.shapes:
+        dist = colour_distribution(world, s, split)
+        if dist:
+            shapes.append(s)
+            colour_cdfs.append(np.cumsum([dist[c] for c in world.colours]))
+    if not shapes:
+        raise ValueError(f"held_out={set(world.held_out)} removes every (colour, shape) pair from split {split!r}")
+    return tuple(shapes), colour_cdfs
+
+
+def _parse_n_objects(n_objects, world: WorldConfig) -> tuple[int, int]:
+    if isinstance(n_objects, (int, np.integer)):
+        lo = hi = int(n_objects)
+    elif isinstance(n_objects, (tuple, list)) and len(n_objects) == 2:
+        lo, hi = int(n_objects[0]), int(n_objects[1])
+    else:
+        raise ValueError(f"n_objects={n_objects!r} must be an int or a (min, max) pair")
+    if lo < 1 or hi < lo:
+        raise ValueError(f"n_objects={n_objects!r} must be at least 1 (and min <= max)")
+    if hi > world.max_objects:
+        raise ValueError(
+            f"n_objects={n_objects!r} is more than fit: this world holds at most max_objects={world.max_objects} "
+            f"(raise WorldConfig.max_objects, up to {world.capacity} at size_scale={world.size_scale})"
+        )
+    return lo, hi
+
+
+def scene_rng(seed: int, split: str = "train", index: int = 0) -> np.random.Generator:
+    """The generator for scene ``index`` of ``split``: disjoint streams per (seed, split, index)."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    return np.random.default_rng((int(seed), check_split(split), int(index)))
+
+
+def _place(radii: np.ndarray, rng: np.random.Generator, world: WorldConfig) -> np.ndarray:
+    """Centres (n, 2) for circles of ``radii`` inside the unit square, with ``margin`` and ``gap``."""
+    n, tries = len(radii), 32
+    order = np.argsort(-radii, kind="stable")  # place large objects first: much higher success rate
+    for _ in range(4):
+        centres = np.empty((n, 2))
+        ok = True
+        for k, idx in enumerate(order):
+            r = radii[idx]
+            lo, hi = r + world.margin, 1.0 - r - world.margin
+            cand = lo + (hi - lo) * rng.random((tries, 2))
+            if k:
+                placed = order[:k]
+                d2 = ((cand[:, None, :] - centres[placed][None]) ** 2).sum(-1)  # (tries, k)
+                need = (radii[placed][None] + r + world.gap) ** 2
+                good = np.flatnonzero((d2 >= need).all(1))
+                if good.size == 0:
+                    ok = False
+                    break
+                cand = cand[good]
+            centres[idx] = cand[0]
+        if ok:
+            return centres
+    # Fallback for crowded scenes: one object per cell of a jittered g x g grid (always fits, see capacity).
+    g = math.ceil(math.sqrt(n))
+    cells = rng.permutation(g * g)[:n]
+    cell = (1.0 - 2 * world.margin) / g
+    centres = np.empty((n, 2))
+    for idx in range(n):
+        r = radii[idx] + world.gap / 2
+        row, col = divmod(int(cells[idx]), g)
+        for axis, c in ((0, col), (1, row)):
+            lo = world.margin + c * cell + r
+            hi = world.margin + (c + 1) * cell - r
+            centres[idx, axis] = lo + (hi - lo) * rng.random() if hi > lo else (lo + hi) / 2
+    return centres
+
+
+def make_scene(
+    seed_or_rng: int | np.random.Generator = 0,
+    n_objects: int | tuple[int, int] = (1, 3),
+    split: str = "train",
+    world: WorldConfig | None = None,
+) -> Scene:
+    """Sample one scene.
+
+    Args:
+        seed_or_rng: an int seed (the scene equals ``make_scenes(1, seed, ...)[0]``) or a NumPy Generator.
+        n_objects: exact count, or an inclusive (min, max) range sampled uniformly.
+        split: "train", "val" or "test"; "train" never holds ``world.held_out`` pairs.
+        world: the world's knobs (default :class:`WorldConfig()`).
+
+    Returns:
+        A :class:`Scene` whose objects do not overlap and lie inside the image.
+    """
+    world = world or WorldConfig()
+    check_split(split)
+    lo, hi = _parse_n_objects(n_objects, world)
+    if isinstance(seed_or_rng, np.random.Generator):
+        rng = seed_or_rng
+    else:
+        rng = scene_rng(seed_or_rng, split, 0)
+    n = lo if lo == hi else int(rng.integers(lo, hi + 1))
+    shapes, colour_cdfs = world._tables[split]
+    u = rng.random((n, 3))
+    shape_idx = (u[:, 0] * len(shapes)).astype(int)
+    size_idx = (u[:, 2] * len(world.sizes)).astype(int)
+    attrs = []
+    for k in range(n):
+        cdf = colour_cdfs[shape_idx[k]]
+        c = min(int(np.searchsorted(cdf, u[k, 1] * cdf[-1], side="right")), len(cdf) - 1)
+        attrs.append((shapes[shape_idx[k]], world.colours[c], world.sizes[size_idx[k]]))
+    radii = np.array([SIZE_RADIUS[a[2]] * world.size_scale for a in attrs])
+    centres = _place(radii, rng, world)
+    rgbs: list = [None] * n
+    if world.colour_jitter > 0:
+        noise = rng.uniform(-1, 1, (n, 3)) * world.colour_jitter * 255
+        rgbs = [tuple(int(v) for v in np.clip(np.array(COLOUR_RGB[a[1]]) + noise[k], 0, 255).round()) for k, a in enumerate(attrs)]
+    objects = tuple(
+        SceneObject(s, c, z, float(centres[k, 0]), float(centres[k, 1]), float(world.size_scale), rgbs[k])
+        for k, (s, c, z) in enumerate(attrs)
+    )
+    return Scene(objects, world.background)
+
+
+def make_scenes(
+    n: int,
+    seed: int = 0,
+    n_objects: int | tuple[int, int] = (1, 3),
+    split: str = "train",
+    world: WorldConfig | None = None,
+) -> list[Scene]:
+    """Sample ``n`` scenes; scene ``i`` depends only on (seed, split, i), so prefixes agree across ``n``.
+
+    Args:
+        n: number of scenes.
+        seed: non-negative int seed.
+        n_objects: exact count or inclusive (min, max) range.
+        split: "train", "val" or "test" (disjoint random streams; held-out pairs never in "train").
+        world: the world's knobs.
+
+    Returns:
+        A list of :class:`Scene`.
+    """
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n={n!r} must be a non-negative int")
+    world = world or WorldConfig()
+    check_split(split)
+    _parse_n_objects(n_objects, world)
+    return [make_scene(scene_rng(seed, split, i), n_objects, split, world) for i in range(n)]

@@ -1,0 +1,5 @@
+"""Exercise checkers, one module per chapter; each ``check_*`` returns a :class:`Verdict`."""
+from mmlens.exercises._check import Verdict
+from mmlens.exercises.vectors import check_linear_to_conv, check_patchify
+
+__all__ = ["Verdict", "check_patchify", "check_linear_to_conv"]
