@@ -11,6 +11,7 @@ Example::
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 import numpy as np
@@ -24,6 +25,11 @@ ATTRIBUTE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "size": ("a {} object", "a photo of a {} object", "a {} shape"),
 }
 ATTRIBUTES = tuple(ATTRIBUTE_TEMPLATES)
+
+
+def fix_article(text: str) -> str:
+    """"a orange object" -> "an orange object" (templates are written with "a")."""
+    return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -93,7 +99,8 @@ def zero_shot_classifier(
         model: open_clip-style model.
         tokenizer: callable mapping a list of strings to token ids.
         class_names: e.g. ``["red", "green", ...]``.
-        templates: prompt templates with one ``"{}"``, e.g. ``["a photo of a {} object"]``.
+        templates: prompt templates with one ``"{}"``, e.g. ``["a photo of a {} object"]``; "a" before a
+            vowel becomes "an".
 
     Returns:
         Tensor ``(C, D)``.
@@ -104,7 +111,7 @@ def zero_shot_classifier(
     for t in templates:
         if "{}" not in t:
             raise ValueError(f"template {t!r} has no '{{}}' placeholder for the class name")
-    prompts = [t.format(c) for c in class_names for t in templates]
+    prompts = [fix_article(t.format(c)) for c in class_names for t in templates]
     text_emb = encode_texts(model, tokenizer, prompts).view(len(class_names), len(templates), -1)  # (C, T, D)
     return F.normalize(text_emb.mean(dim=1), dim=-1)  # (C, D)
 
