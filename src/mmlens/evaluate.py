@@ -279,7 +279,7 @@ def scene_retrieval(
     n: int = 1000,
     seed: int = 0,
     split: str = "test",
-    n_objects: int | tuple[int, int] = (1, 4),
+    n_objects: int | tuple[int, int] = (2, 4),
     caption_kind: str | None = "objects",
     preprocess: Callable | None = None,
     ks: Sequence[int] = (1, 5, 10),

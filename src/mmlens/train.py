@@ -105,7 +105,10 @@ def make_training_batch(rng: np.random.Generator, batch_size: int, tokenizer: Ca
             caption = make_prompt_caption(scene.objects[0], rng)
         else:
             scene = data.make_scene(rng, n_objects=tuple(data_cfg["n_objects"]))
-            caption = data.make_caption(scene, rng, kind=kinds[int(rng.choice(len(kinds), p=weights))])
+            kind = kinds[int(rng.choice(len(kinds), p=weights))]
+            if kind in ("objects", "relation") and len(scene.objects) < 2:  # these need two objects
+                kind = "attribute"
+            caption = data.make_caption(scene, rng, kind=kind)
         images.append(render(scene, resolution=resolution))
         captions.append(caption)
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255)  # (B, 3, H, W) in [0, 1]
@@ -131,7 +134,10 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
         skip = p.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
         (no_decay if skip else decay).append(p)
     groups = [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    try:  # the fused CPU kernel is much faster for many small tensors
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6)
 
 
 def make_loss(kind: str) -> Callable:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import contextlib
@@ -99,13 +100,11 @@ def make_tokenizer(arch: str = "mmlens-tiny-clip") -> Callable:
 
 def make_preprocess(model: torch.nn.Module) -> Callable:
     """The inference transform (PIL image -> normalised tensor (3, H, W)) open_clip attached to ``model``."""
-    open_clip = _open_clip()
     from open_clip.transform import PreprocessCfg, image_transform_v2
 
     cfg = getattr(getattr(model, "visual", model), "preprocess_cfg", None)
     if cfg is None:
         raise ValueError(f"{type(model).__name__} has no visual.preprocess_cfg; build it with open_clip or mmlens.load_model")
-    del open_clip
     return image_transform_v2(PreprocessCfg(**cfg), is_train=False)
 
 
@@ -124,7 +123,15 @@ def _embedded(name: str) -> EmbeddedModel:
 def _create(arch: str, device, pretrained: str | None = None) -> torch.nn.Module:
     open_clip = _open_clip()
     force = {"mean": IMAGE_MEAN, "std": IMAGE_STD} if arch.startswith("mmlens-") else None
-    model = open_clip.create_model(arch, pretrained=pretrained, device=device, force_preprocess_cfg=force)
+    if arch.startswith("mmlens-"):
+        # open_clip logs "initialized randomly" on the root logger; our weights are loaded right after.
+        logging.disable(logging.WARNING)
+        try:
+            model = open_clip.create_model(arch, pretrained=None, device=device, force_preprocess_cfg=force)
+        finally:
+            logging.disable(logging.NOTSET)
+    else:
+        model = open_clip.create_model(arch, pretrained=pretrained, device=device)
     if arch.startswith("mmlens-"):
         tok = make_tokenizer(arch)
         vocab = model.token_embedding.num_embeddings

@@ -1,8 +1,9 @@
 """Vectorised rendering: analytic inside-tests per shape, an object-id map, masks, boxes, an image.
 
 Each shape is a test on unit-radius local coordinates (u right, v down, the shape fits in the unit
-circle), evaluated only on the object's bounding window of pixel centres. The image is one palette
-lookup from the id map, so pixels and masks agree exactly (without antialiasing).
+circle), evaluated on the pixel centres of the object's window. The resulting stencil is cached per
+(shape, radius in pixels, sub-pixel phase), so drawing an object is a lookup and three masked writes
+(id map, image, mask): pixels and masks agree exactly (without antialiasing).
 """
 from __future__ import annotations
 
@@ -72,12 +73,28 @@ INSIDE_TESTS = {
 }
 
 
-@lru_cache(maxsize=16)
-def _pixel_centres(resolution: int) -> np.ndarray:
-    """Pixel-centre coordinates in [0, 1] for one axis, shape (resolution,)."""
-    centres = (np.arange(resolution) + 0.5) / resolution
-    centres.flags.writeable = False
-    return centres
+SUBPIXEL = 8  # object centres are snapped to 1/8 pixel when drawn, so shape stencils can be cached
+
+
+@lru_cache(maxsize=8192)
+def _stencil(shape: str, r_px: float, fx: int, fy: int) -> tuple[np.ndarray, int, int]:
+    """Mask of ``shape`` with radius ``r_px`` pixels centred at sub-pixel phase (fx, fy) / SUBPIXEL.
+
+    Returns the mask cropped to its tight box, (h, w) bool, and the box's top-left offset from the
+    centre's integer pixel. The mask is the analytic inside-test evaluated at pixel centres.
+    """
+    R = int(math.ceil(r_px)) + 1
+    d = np.arange(-R, R + 1) + 0.5  # pixel centres relative to the integer pixel
+    u = ((d - fx / SUBPIXEL) / r_px)[None, :]  # (1, w)
+    v = ((d - fy / SUBPIXEL) / r_px)[:, None]  # (h, 1)
+    m = INSIDE_TESTS[shape](u, v)  # (h, w) bool
+    cols, rows = np.flatnonzero(m.any(0)), np.flatnonzero(m.any(1))
+    if cols.size == 0:  # sub-pixel shape: keep the centre pixel so every object is visible
+        m[R, R] = True
+        cols = rows = np.array([R])
+    m = np.ascontiguousarray(m[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    m.flags.writeable = False
+    return m, int(cols[0]) - R, int(rows[0]) - R
 
 
 def check_resolution(resolution: int) -> int:
@@ -117,33 +134,45 @@ class RenderedScene:
         return Image.fromarray(self.image)
 
 
-def _id_map(scene: Scene, resolution: int, masks: np.ndarray | None, boxes: np.ndarray | None) -> np.ndarray:
-    xs = _pixel_centres(resolution)
+def _draw(scene: Scene, resolution: int, image: np.ndarray | None, masks: np.ndarray | None, boxes: np.ndarray | None) -> np.ndarray:
+    """Fill the id map (returned) and, if given, the image, masks and boxes, one object window at a time."""
     id_map = np.full((resolution, resolution), -1, dtype=np.int16)
     for k, obj in enumerate(scene.objects):
-        r = obj.radius
-        x0 = max(int((obj.x - r) * resolution), 0)
-        x1 = min(int(math.ceil((obj.x + r) * resolution)) + 1, resolution)
-        y0 = max(int((obj.y - r) * resolution), 0)
-        y1 = min(int(math.ceil((obj.y + r) * resolution)) + 1, resolution)
-        u = ((xs[x0:x1] - obj.x) / r)[None, :]  # (1, w)
-        v = ((xs[y0:y1] - obj.y) / r)[:, None]  # (h, 1)
-        m = INSIDE_TESTS[obj.shape](u, v)  # (h, w)
-        id_map[y0:y1, x0:x1][m] = k
+        cx, cy = obj.x * resolution, obj.y * resolution
+        ix, iy = math.floor(cx), math.floor(cy)
+        fx, fy = round((cx - ix) * SUBPIXEL), round((cy - iy) * SUBPIXEL)
+        r_px = round(obj.radius * resolution * 64) / 64
+        m, dx, dy = _stencil(obj.shape, r_px, fx, fy)  # (h, w)
+        x0, y0 = ix + dx, iy + dy
+        x1, y1 = x0 + m.shape[1], y0 + m.shape[0]
+        if x0 < 0 or y0 < 0 or x1 > resolution or y1 > resolution:  # object crosses the border: clip
+            m = m[max(-y0, 0) : m.shape[0] - max(y1 - resolution, 0), max(-x0, 0) : m.shape[1] - max(x1 - resolution, 0)]
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, resolution), min(y1, resolution)
+        np.copyto(id_map[y0:y1, x0:x1], k, where=m)
+        if image is not None:
+            np.copyto(image[y0:y1, x0:x1], _fill(obj.fill), where=m[:, :, None])
         if masks is not None:
             masks[k, y0:y1, x0:x1] = m
         if boxes is not None:
-            cols, rows = np.flatnonzero(m.any(0)), np.flatnonzero(m.any(1))
-            if cols.size:
-                boxes[k] = (x0 + cols[0], y0 + rows[0], x0 + cols[-1] + 1, y0 + rows[-1] + 1)
-            else:  # cannot happen at resolution >= MIN_RESOLUTION; keep a degenerate box at the centre
-                boxes[k] = (obj.x * resolution, obj.y * resolution) * 2
+            boxes[k] = (x0, y0, x1, y1)
     return id_map
 
 
-def _palette(scene: Scene) -> np.ndarray:
-    """(K + 1, 3) uint8: object fills, then the background last, so id -1 indexes the background."""
-    return np.array([o.fill for o in scene.objects] + [scene.background], dtype=np.uint8)
+@lru_cache(maxsize=4096)
+def _fill(rgb: tuple[int, int, int]) -> np.ndarray:
+    return np.array(rgb, dtype=np.uint8)
+
+
+@lru_cache(maxsize=64)
+def _background(colour: tuple[int, int, int], resolution: int) -> np.ndarray:
+    image = np.empty((resolution, resolution, 3), dtype=np.uint8)
+    image[:] = colour
+    image.flags.writeable = False
+    return image
+
+
+def _blank(scene: Scene, resolution: int) -> np.ndarray:
+    return _background(scene.background, resolution).copy()
 
 
 def render_scene(scene: Scene, resolution: int = 64, antialias: bool = False) -> RenderedScene:
@@ -163,19 +192,22 @@ def render_scene(scene: Scene, resolution: int = 64, antialias: bool = False) ->
     k = len(scene.objects)
     masks = np.zeros((k, resolution, resolution), dtype=bool)
     boxes = np.zeros((k, 4), dtype=np.float64)
-    id_map = _id_map(scene, resolution, masks, boxes)
-    palette = _palette(scene)
     if antialias:
+        id_map = _draw(scene, resolution, None, masks, boxes)
         hi = resolution * ANTIALIAS_FACTOR
-        fine = palette[_id_map(scene, hi, None, None)].astype(np.float32)  # (hi, hi, 3)
+        fine = _blank(scene, hi)
+        _draw(scene, hi, fine, None, None)
         fine = fine.reshape(resolution, ANTIALIAS_FACTOR, resolution, ANTIALIAS_FACTOR, 3).mean((1, 3))
         image = np.rint(fine).astype(np.uint8)
     else:
-        image = palette[id_map]  # (H, W, 3); id -1 picks the background row
+        image = _blank(scene, resolution)
+        id_map = _draw(scene, resolution, image, masks, boxes)
     return RenderedScene(image=image, masks=masks, boxes=boxes, id_map=id_map, scene=scene)
 
 
 def render_image(scene: Scene, resolution: int = 64) -> np.ndarray:
     """Just the uint8 (H, W, 3) image (skips masks and boxes; fastest path for datasets)."""
     resolution = check_resolution(resolution)
-    return _palette(scene)[_id_map(scene, resolution, None, None)]
+    image = _blank(scene, resolution)
+    _draw(scene, resolution, image, None, None)
+    return image

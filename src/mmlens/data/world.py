@@ -8,6 +8,8 @@ so scene ``i`` of a split is a pure function of those three numbers and the spli
 from __future__ import annotations
 
 import math
+import threading
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
@@ -267,7 +269,7 @@ def _sampling_tables(world: WorldConfig, split: str):
         dist = colour_distribution(world, s, split)
         if dist:
             shapes.append(s)
-            colour_cdfs.append(np.cumsum([dist[c] for c in world.colours]))
+            colour_cdfs.append(np.cumsum([dist[c] for c in world.colours]).tolist())
     if not shapes:
         raise ValueError(f"held_out={set(world.held_out)} removes every (colour, shape) pair from split {split!r}")
     return tuple(shapes), colour_cdfs
@@ -290,48 +292,90 @@ def _parse_n_objects(n_objects, world: WorldConfig) -> tuple[int, int]:
     return lo, hi
 
 
-def scene_rng(seed: int, split: str = "train", index: int = 0) -> np.random.Generator:
-    """The generator for scene ``index`` of ``split``: disjoint streams per (seed, split, index)."""
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
+_MASK128 = (1 << 128) - 1
+_LOCAL = threading.local()
+
+
+def _mix128(*values: int) -> int:
+    """A 128-bit hash of small ints (multiply-xorshift), for seeding streams without SeedSequence's cost."""
+    x = 0x6A09E667F3BCC908B2FB1366EA957D3E
+    for v in values:
+        x = ((x ^ (v & _MASK128)) * 0x9E3779B97F4A7C15F39CC0605CEDC835 + 0xD1B54A32D192ED03) & _MASK128
+        x ^= x >> 67
+    x = (x * 0xDA942042E4DD58B5C2B2AE3D27D4EB4F) & _MASK128
+    return x ^ (x >> 61)
+
+
+def _stream_state(seed: int, split: str, index: int) -> dict:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative int")
-    return np.random.default_rng((int(seed), check_split(split), int(index)))
+    key = (int(seed), check_split(split), int(index))
+    return {
+        "bit_generator": "PCG64",
+        "state": {"state": _mix128(*key, 1), "inc": _mix128(*key, 2) | 1},
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
 
 
-def _place(radii: np.ndarray, rng: np.random.Generator, world: WorldConfig) -> np.ndarray:
-    """Centres (n, 2) for circles of ``radii`` inside the unit square, with ``margin`` and ``gap``."""
+def scene_rng(seed: int, split: str = "train", index: int = 0) -> np.random.Generator:
+    """The generator for scene ``index`` of ``split``: one independent stream per (seed, split, index).
+
+    ``make_scene(scene_rng(seed, split, i), ...)`` equals ``make_scenes(n, seed, ..., split)[i]``.
+    """
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = _stream_state(seed, split, index)
+    return rng
+
+
+def _shared_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """Same stream as :func:`scene_rng`, reusing one thread-local Generator (setting a state is ~10x
+    cheaper than building a Generator). Only for immediate, non-escaping use."""
+    rng = getattr(_LOCAL, "rng", None)
+    if rng is None:
+        rng = _LOCAL.rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = _stream_state(seed, split, index)
+    return rng
+
+
+def _place(radii: list[float], rng: np.random.Generator, world: WorldConfig) -> list[tuple[float, float]]:
+    """Centres for circles of ``radii`` inside the unit square, keeping ``margin`` and ``gap``."""
     n, tries = len(radii), 32
-    order = np.argsort(-radii, kind="stable")  # place large objects first: much higher success rate
+    order = sorted(range(n), key=lambda k: -radii[k])  # large objects first: much higher success rate
+    margin, gap = world.margin, world.gap
     for _ in range(4):
-        centres = np.empty((n, 2))
-        ok = True
+        block = rng.random(n * tries * 2).tolist()
+        centres: list = [None] * n
+        placed: list[int] = []
         for k, idx in enumerate(order):
             r = radii[idx]
-            lo, hi = r + world.margin, 1.0 - r - world.margin
-            cand = lo + (hi - lo) * rng.random((tries, 2))
-            if k:
-                placed = order[:k]
-                d2 = ((cand[:, None, :] - centres[placed][None]) ** 2).sum(-1)  # (tries, k)
-                need = (radii[placed][None] + r + world.gap) ** 2
-                good = np.flatnonzero((d2 >= need).all(1))
-                if good.size == 0:
-                    ok = False
+            lo, span = r + margin, 1.0 - 2 * (r + margin)
+            base = k * tries * 2
+            for t in range(tries):
+                cx, cy = lo + span * block[base + 2 * t], lo + span * block[base + 2 * t + 1]
+                if all(
+                    (cx - centres[p][0]) ** 2 + (cy - centres[p][1]) ** 2 >= (radii[p] + r + gap) ** 2 for p in placed
+                ):
+                    centres[idx] = (cx, cy)
+                    placed.append(idx)
                     break
-                cand = cand[good]
-            centres[idx] = cand[0]
-        if ok:
+            else:
+                break
+        if len(placed) == n:
             return centres
     # Fallback for crowded scenes: one object per cell of a jittered g x g grid (always fits, see capacity).
     g = math.ceil(math.sqrt(n))
     cells = rng.permutation(g * g)[:n]
-    cell = (1.0 - 2 * world.margin) / g
-    centres = np.empty((n, 2))
+    cell = (1.0 - 2 * margin) / g
+    centres = []
     for idx in range(n):
-        r = radii[idx] + world.gap / 2
+        r = radii[idx] + gap / 2
         row, col = divmod(int(cells[idx]), g)
-        for axis, c in ((0, col), (1, row)):
-            lo = world.margin + c * cell + r
-            hi = world.margin + (c + 1) * cell - r
-            centres[idx, axis] = lo + (hi - lo) * rng.random() if hi > lo else (lo + hi) / 2
+        xy = []
+        for c in (col, row):
+            lo, hi = margin + c * cell + r, margin + (c + 1) * cell - r
+            xy.append(lo + (hi - lo) * float(rng.random()) if hi > lo else (lo + hi) / 2)
+        centres.append(tuple(xy))
     return centres
 
 
@@ -352,34 +396,47 @@ def make_scene(
     Returns:
         A :class:`Scene` whose objects do not overlap and lie inside the image.
     """
-    world = world or WorldConfig()
+    world = world or _default_world()
     check_split(split)
     lo, hi = _parse_n_objects(n_objects, world)
-    if isinstance(seed_or_rng, np.random.Generator):
-        rng = seed_or_rng
-    else:
-        rng = scene_rng(seed_or_rng, split, 0)
-    n = lo if lo == hi else int(rng.integers(lo, hi + 1))
+    rng = seed_or_rng if isinstance(seed_or_rng, np.random.Generator) else _shared_rng(seed_or_rng, split, 0)
+    return _sample(rng, lo, hi, split, world)
+
+
+def _sample(rng: np.random.Generator, lo: int, hi: int, split: str, world: WorldConfig) -> Scene:
+    u = rng.random(1 + 3 * hi).tolist()  # one draw for the count, three per object slot
+    n = lo + min(int(u[0] * (hi - lo + 1)), hi - lo)
     shapes, colour_cdfs = world._tables[split]
-    u = rng.random((n, 3))
-    shape_idx = (u[:, 0] * len(shapes)).astype(int)
-    size_idx = (u[:, 2] * len(world.sizes)).astype(int)
+    colours, sizes, scale = world.colours, world.sizes, float(world.size_scale)
     attrs = []
     for k in range(n):
-        cdf = colour_cdfs[shape_idx[k]]
-        c = min(int(np.searchsorted(cdf, u[k, 1] * cdf[-1], side="right")), len(cdf) - 1)
-        attrs.append((shapes[shape_idx[k]], world.colours[c], world.sizes[size_idx[k]]))
-    radii = np.array([SIZE_RADIUS[a[2]] * world.size_scale for a in attrs])
+        us, uc, uz = u[1 + 3 * k : 4 + 3 * k]
+        si = min(int(us * len(shapes)), len(shapes) - 1)
+        cdf = colour_cdfs[si]
+        ci = min(bisect_right(cdf, uc * cdf[-1]), len(colours) - 1)
+        attrs.append((shapes[si], colours[ci], sizes[min(int(uz * len(sizes)), len(sizes) - 1)]))
+    radii = [SIZE_RADIUS[a[2]] * scale for a in attrs]
     centres = _place(radii, rng, world)
     rgbs: list = [None] * n
     if world.colour_jitter > 0:
         noise = rng.uniform(-1, 1, (n, 3)) * world.colour_jitter * 255
-        rgbs = [tuple(int(v) for v in np.clip(np.array(COLOUR_RGB[a[1]]) + noise[k], 0, 255).round()) for k, a in enumerate(attrs)]
+        rgbs = [
+            tuple(int(v) for v in np.clip(np.array(COLOUR_RGB[a[1]]) + noise[k], 0, 255).round())
+            for k, a in enumerate(attrs)
+        ]
     objects = tuple(
-        SceneObject(s, c, z, float(centres[k, 0]), float(centres[k, 1]), float(world.size_scale), rgbs[k])
-        for k, (s, c, z) in enumerate(attrs)
+        SceneObject(s, c, z, centres[k][0], centres[k][1], scale, rgbs[k]) for k, (s, c, z) in enumerate(attrs)
     )
     return Scene(objects, world.background)
+
+
+_DEFAULT_WORLD: list = []
+
+
+def _default_world() -> WorldConfig:
+    if not _DEFAULT_WORLD:
+        _DEFAULT_WORLD.append(WorldConfig())
+    return _DEFAULT_WORLD[0]
 
 
 def make_scenes(
@@ -403,7 +460,7 @@ def make_scenes(
     """
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n={n!r} must be a non-negative int")
-    world = world or WorldConfig()
+    world = world or _default_world()
     check_split(split)
-    _parse_n_objects(n_objects, world)
-    return [make_scene(scene_rng(seed, split, i), n_objects, split, world) for i in range(n)]
+    lo, hi = _parse_n_objects(n_objects, world)
+    return [_sample(_shared_rng(seed, split, i), lo, hi, split, world) for i in range(n)]

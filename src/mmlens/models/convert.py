@@ -233,7 +233,8 @@ def from_open_clip(oc_model: nn.Module) -> CLIP:
     leftover = sorted(k for k in theirs if k not in used)
     if leftover:
         raise _unsupported(f"parameters we cannot place: {leftover[:5]}{' ...' if len(leftover) > 5 else ''}")
-    model = CLIP(config)
-    ours = {name: theirs[oc_name].detach().to("cpu", torch.float32) for name, oc_name in key_map.items()}
-    model.load_state_dict(ours, strict=True)
+    with torch.device("meta"):  # build without allocating or initialising: every tensor is replaced below
+        model = CLIP(config)
+    ours = {name: theirs[oc_name].detach().to("cpu", torch.float32, copy=True) for name, oc_name in key_map.items()}
+    model.load_state_dict(ours, strict=True, assign=True)
     return model.eval()
