@@ -11,7 +11,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout 600
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: install book test unit nbval build-strict execute clean

@@ -6,6 +6,7 @@ Rates are per CPU-second of this process (time.process_time), so a busy machine 
 from __future__ import annotations
 
 import os
+import resource
 import time
 import tracemalloc
 
@@ -42,6 +43,8 @@ def main(n: int = 20_000) -> None:
     print(f"render 64x64 image only          : {r:9.0f} scenes/s")
     r = rate(lambda k: [make_caption(s, i) for i, s in enumerate(scenes[:k])], n)
     print(f"captions                         : {r:9.0f} captions/s")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory so far (numpy only, 20k scenes held): {rss:.0f} MiB")
     tok = WordTokenizer()
     caps = [make_caption(s, i) for i, s in enumerate(scenes[:1000])]
     r = rate(lambda k: tok(caps * (k // 1000)), 10_000)
@@ -60,6 +63,7 @@ def main(n: int = 20_000) -> None:
     tracemalloc.stop()
     print(f"peak traced memory, 1,000 rendered 64x64 scenes kept: {peak / 2**20:.1f} MiB")
     del big
+    print(f"peak resident memory after importing torch for tokens: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,8 @@ def _objects(scene: Scene, rng) -> Caption:
 def _relation(scene: Scene, rng) -> Caption:
     n = len(scene.objects)
     pairs = [(i, j) for i in range(n) for j in range(n) if i != j and scene.relations(i, j)]
+    if not pairs:  # only possible for hand-built scenes with objects closer than the world allows
+        raise ValueError("no pair of objects in this scene is clearly apart; a relation caption would be ambiguous")
     i, j = _pick(rng, pairs)
     relation = _pick(rng, scene.relations(i, j))
     nps = []

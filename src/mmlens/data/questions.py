@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmlens.data.captions import ATTRIBUTES, _identifying_subsets, _pick, _rng, _SUBSETS, describe
+from mmlens.data.captions import _identifying_subsets, _pick, _rng, _SUBSETS, describe
 from mmlens.data.grammar import (
     PLURAL,
     RELATION_PHRASES,
@@ -201,4 +201,4 @@ def make_questions(
     return out
 
 
-__all__ = ["ANSWERS", "QUESTION_KINDS", "Question", "answer_question", "make_questions", "ATTRIBUTES"]
+__all__ = ["ANSWERS", "QUESTION_KINDS", "Question", "answer_question", "make_questions"]

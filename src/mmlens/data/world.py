@@ -346,18 +346,18 @@ def _place(radii: list[float], rng: np.random.Generator, world: WorldConfig) -> 
     for _ in range(4):
         block = rng.random(n * tries * 2).tolist()
         centres: list = [None] * n
-        placed: list[int] = []
+        placed: list[tuple[float, float, float]] = []  # (x, y, radius + gap)
         for k, idx in enumerate(order):
             r = radii[idx]
             lo, span = r + margin, 1.0 - 2 * (r + margin)
-            base = k * tries * 2
-            for t in range(tries):
-                cx, cy = lo + span * block[base + 2 * t], lo + span * block[base + 2 * t + 1]
-                if all(
-                    (cx - centres[p][0]) ** 2 + (cy - centres[p][1]) ** 2 >= (radii[p] + r + gap) ** 2 for p in placed
-                ):
+            for t in range(k * tries * 2, (k + 1) * tries * 2, 2):
+                cx, cy = lo + span * block[t], lo + span * block[t + 1]
+                for px, py, pr in placed:
+                    if (cx - px) ** 2 + (cy - py) ** 2 < (pr + r) ** 2:
+                        break
+                else:
                     centres[idx] = (cx, cy)
-                    placed.append(idx)
+                    placed.append((cx, cy, r + gap))
                     break
             else:
                 break

@@ -27,6 +27,9 @@ def apply_style() -> None:
 
         ip = get_ipython()
         if ip is not None:
+            # Inline PNG figures even when MPLBACKEND (e.g. Agg, set by CI) says otherwise, so that
+            # plt.show() displays the figure and nbval sees the same outputs everywhere.
+            ip.run_line_magic("matplotlib", "inline")
             from matplotlib_inline.backend_inline import set_matplotlib_formats
 
             set_matplotlib_formats("png")
