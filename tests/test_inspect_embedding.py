@@ -52,7 +52,7 @@ def test_modality_gap_vector_points_from_text_to_image():
 def test_separability_chance_for_same_distribution_and_one_for_shifted():
     a, b = randn(300, 16, seed=1), randn(300, 16, seed=2)
     assert abs(modality_separability(a, b) - 0.5) < 0.12
-    shifted = b + 3.0 * F.normalize(randn(16, seed=3), dim=0)
+    shifted = b + 10.0 * F.normalize(randn(16, seed=3), dim=0)
     assert modality_separability(a, shifted, normalize=False) == 1.0
 
 
@@ -127,7 +127,8 @@ def test_cka_identity_invariances_and_independence():
     assert linear_cka(x, 3.7 * x @ q) == pytest.approx(1.0)
     assert linear_cka(x, x + 5.0) == pytest.approx(1.0)  # centring removes offsets
     assert linear_cka(x, randn(500, 20, seed=2)) < 0.1
-    assert linear_cka(x, torch.cat([x[:, :10], randn(500, 10, seed=3)], 1)) == pytest.approx(0.7, abs=0.1)
+    # Sharing half of 20 isotropic directions: ||A^T A||^2 / ||X^T X|| ||Y^T Y|| = 10 / 20.
+    assert linear_cka(x, torch.cat([x[:, :10], randn(500, 10, seed=3)], 1)) == pytest.approx(0.5, abs=0.05)
     # Not invariant to arbitrary invertible maps (unlike CCA): stretching one axis changes it.
     stretch = torch.ones(20, dtype=torch.float64)
     stretch[0] = 30.0
@@ -200,10 +201,11 @@ def test_interactive_scatter_is_plotly_and_offline():
     assert names == ["pairs", "red (image)", "blue (image)", "red (text)", "blue (text)"]
     assert sum(len(t.x) for t in fig.data[1:]) == 20
     html = plotly_html(fig, div_id="fixed")
-    assert "plotly.js v" in html and 'id="fixed"' in html  # the library itself is inlined
-    assert "<script src=" not in html and "cdn" not in html.lower()  # nothing loaded from the network
     small = show_plotly(fig, include_plotlyjs=False).data
-    assert "plotly.js v" not in small and "Plotly.newPlot" in small
+    assert "plotly.js v" in html and len(html) > 1_000_000  # the library itself is inlined
+    assert "plotly.js v" not in small and "Plotly.newPlot" in small and 'id="fixed"' in html
+    # The page part (everything but the inlined library) loads nothing from the network.
+    assert "src=" not in small and "http" not in small.replace("http://www.w3.org", "")
     with pytest.raises(ValueError, match="offline"):
         plotly_html(fig, include_plotlyjs="cdn")
 

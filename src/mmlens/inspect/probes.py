@@ -76,7 +76,7 @@ def make_scene_images(scenes: Sequence, model: torch.nn.Module | None = None, re
     scenes = list(scenes)
     if not scenes:
         raise ValueError("scenes is empty; make some with mmlens.data.make_scenes(n)")
-    cfg = getattr(_visual(model), "preprocess_cfg", {}) if model is not None else {}
+    cfg = getattr(getattr(model, "visual", model), "preprocess_cfg", None) or {}
     if resolution is None:
         size = cfg.get("size", 64)
         resolution = size if isinstance(size, int) else size[0]
@@ -157,38 +157,26 @@ def _eval_mode(model: torch.nn.Module):
 
 
 def _capture(model: torch.nn.Module, images: torch.Tensor, site: str, batch_size: int) -> tuple[list[torch.Tensor], list[str]]:
-    """Run the image encoder with forward hooks; per layer a tensor ``(N, T, D)`` (``T = 1 + n_patches``)."""
-    visual = _visual(model)
-    blocks = visual.transformer.resblocks
-    batch_first = getattr(visual.transformer, "batch_first", True)
-    n_stored = len(blocks) + (site == "resid")
-    store: list[list[torch.Tensor]] = [[] for _ in range(n_stored)]
+    """Run the image encoder under :func:`~mmlens.inspect.capture.run_with_cache`, batch by batch.
 
-    def keep(slot: int):
-        def hook(module, inputs, output):
-            x = output if output is not None else inputs[0]
-            # Every site is (N, T, D) batch-first, or (T, N, D) in an older open_clip.
-            store[slot].append((x if batch_first or x.ndim != 3 else x.transpose(0, 1)).detach().float().cpu())
+    Returns per layer a tensor ``(N, T, D)`` (``T = 1 + n_patches``) and the layer names.
+    """
+    from mmlens.inspect.capture import hook_names, run_with_cache
 
-        return hook
-
-    handles = []
-    try:
-        if site == "resid":
-            handles.append(blocks[0].register_forward_pre_hook(lambda m, inp: keep(0)(m, inp, None)))
-            handles += [b.register_forward_hook(keep(i + 1)) for i, b in enumerate(blocks)]
-        else:  # the MLP's hidden units after the nonlinearity
-            for i, b in enumerate(blocks):
-                act = getattr(b.mlp, "gelu", None) or b.mlp[1]
-                handles.append(act.register_forward_hook(keep(i)))
-        device = next(visual.parameters()).device
-        with torch.no_grad(), _eval_mode(model):
-            for start in range(0, len(images), batch_size):
-                visual(images[start : start + batch_size].to(device))
-    finally:
-        for h in handles:
-            h.remove()
-    names = (["embed"] if site == "resid" else []) + [f"block {i}" for i in range(len(blocks))]
+    n_blocks = sum(n.startswith("vision.blocks.") and n.endswith(".resid_post") for n in hook_names(model))
+    if site == "resid":  # "embed" is the input of block 0: the tokens after ln_pre
+        hooks = ["vision.blocks.0.resid_pre"] + [f"vision.blocks.{i}.resid_post" for i in range(n_blocks)]
+        names = ["embed"] + [f"block {i}" for i in range(n_blocks)]
+    else:
+        hooks = [f"vision.blocks.{i}.mlp.post" for i in range(n_blocks)]
+        names = [f"block {i}" for i in range(n_blocks)]
+    device = next(model.parameters()).device
+    store: list[list[torch.Tensor]] = [[] for _ in hooks]
+    with _eval_mode(model):
+        for start in range(0, len(images), batch_size):
+            _, cache = run_with_cache(model, images=images[start : start + batch_size].to(device), names=hooks)
+            for slot, hook in zip(store, hooks):
+                slot.append(cache[hook].float().cpu())  # (B, T, D)
     return [torch.cat(s) for s in store], names
 
 
@@ -214,7 +202,7 @@ def layer_activations(model: torch.nn.Module, images, site: str = "resid", token
     """Activations of every layer of the image encoder, one row per image.
 
     Args:
-        model: open_clip CLIP (or its ``visual``) with a ViT image encoder.
+        model: open_clip CLIP (or :class:`mmlens.models.CLIP`) with a ViT image encoder.
         images: preprocessed tensor ``(N, 3, H, W)`` or a list of scenes (rendered with :func:`make_scene_images`).
         site: ``"resid"`` (residual stream, width ``d_model``, layers ``"embed"``, ``"block 0"``, ...) or
             ``"mlp"`` (MLP hidden units after GELU, width ``mlp_ratio * d_model``, layers ``"block i"``).

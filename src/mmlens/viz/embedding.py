@@ -237,7 +237,7 @@ def plot_layer_accuracy(results, ax=None, title: str | None = None, chance: bool
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("layer")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     if title:
         ax.set_title(title)
     return ax
