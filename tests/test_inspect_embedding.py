@@ -201,7 +201,8 @@ def test_interactive_scatter_is_plotly_and_offline():
     assert names == ["pairs", "red (image)", "blue (image)", "red (text)", "blue (text)"]
     assert sum(len(t.x) for t in fig.data[1:]) == 20
     html = plotly_html(fig, div_id="fixed")
-    small = show_plotly(fig, include_plotlyjs=False).data
+    small = show_plotly(fig, div_id="fig-a").data
+    assert 'id="fig-a"' in small and show_plotly(fig, div_id="fig-a").data == small  # reproducible output
     assert "plotly.js v" in html and len(html) > 1_000_000  # the library itself is inlined
     assert "plotly.js v" not in small and "Plotly.newPlot" in small and 'id="fixed"' in html
     # The page part (everything but the inlined library) loads nothing from the network.

@@ -29,3 +29,15 @@ def test_bad_arguments():
         token_pieces(["a list"], tokenizer)
     with pytest.raises(TypeError, match="unsupported tokenizer"):
         token_pieces("a photo", object())
+
+
+def test_word_tokenizer_pieces_match_its_ids():
+    from mmlens.data import WordTokenizer
+
+    tokenizer = WordTokenizer()
+    text = "a small red circle"
+    pieces = token_pieces(text, tokenizer)
+    ids = tokenizer([text])[0]
+    assert [i for _, i in pieces] == ids[: len(pieces)].tolist()
+    assert [p for p, _ in pieces][1:-1] == text.split()
+    assert pieces[-1][1] == tokenizer.eot_token_id == tokenizer.vocab_size - 1

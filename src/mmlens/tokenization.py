@@ -23,7 +23,7 @@ def token_pieces(text: str, tokenizer: Any) -> list[tuple[str, int]]:
         ids = [tokenizer.sot_token_id, *tokenizer.encode(text), tokenizer.eot_token_id]
         return [(tokenizer.decoder[i], i) for i in ids]
     if hasattr(tokenizer, "encode") and hasattr(tokenizer, "vocab"):  # mmlens WordTokenizer
-        ids = tokenizer.encode(text)
+        ids = [tokenizer.sot_token_id, *tokenizer.encode(text), tokenizer.eot_token_id]
         return [(tokenizer.vocab[i], i) for i in ids]
     raise TypeError(f"unsupported tokenizer {type(tokenizer).__name__}: pass open_clip.get_tokenizer(...) "
                     "or mmlens.data.WordTokenizer()")

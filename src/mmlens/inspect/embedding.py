@@ -117,6 +117,8 @@ def modality_separability(
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     image_emb, text_emb = _as_tensor(image_emb, "image_emb"), _as_tensor(text_emb, "text_emb")
     _same_dim(image_emb, text_emb, "image_emb and text_emb")
@@ -131,8 +133,8 @@ def modality_separability(
     x = torch.cat([image_emb, text_emb]).numpy()
     y = np.r_[np.zeros(len(image_emb), int), np.ones(len(text_emb), int)]
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
-    # Unit vectors have small coordinates: a weak penalty lets the classifier use a gap of any size.
-    clf = LogisticRegression(C=100.0, max_iter=2000, random_state=seed).fit(x_train, y_train)
+    # Standardise: unit vectors have small coordinates, and a gap of any size should count.
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed)).fit(x_train, y_train)
     return float(clf.score(x_test, y_test))
 
 

@@ -1,17 +1,16 @@
 """What does each layer of the image encoder know? Linear probes, a logit lens and top-activating scenes.
 
-Works on any open_clip ``VisionTransformer`` (``model.visual``), the embedded models included.
-Layers are named ``"embed"`` (the token embeddings after ``ln_pre``, the input of block 0) and
+Works on open_clip ``CLIP`` models with a ViT image tower (what :func:`mmlens.load_model` returns);
+activations are read with :func:`mmlens.inspect.capture.run_with_cache`. Layers are named ``"embed"`` (the token embeddings after ``ln_pre``, the input of block 0) and
 ``"block 0"``, ``"block 1"``, ... (the residual stream after each block).
 
->>> import mmlens
->>> from mmlens.data import make_scenes
->>> from mmlens.inspect.probes import probe_model
->>> model, preprocess, tokenizer = mmlens.load_model("tiny-clip")
->>> scenes = make_scenes(300, seed=0, n_objects=1)
->>> results = probe_model(model, scenes, attributes=("colour", "position"))
->>> results["colour"].test_accuracy          # one accuracy per layer  # doctest: +SKIP
-[0.41, 0.93, 0.98, 0.99, 0.99]
+Example::
+
+    model, preprocess, tokenizer = mmlens.load_model("tiny-clip")
+    scenes = make_scenes(300, seed=0, n_objects=1)
+    results = probe_model(model, scenes, attributes=("colour", "position"))
+    results["colour"].test_accuracy            # one held-out accuracy per layer
+    mmlens.viz.plot_layer_accuracy(results)
 """
 from __future__ import annotations
 

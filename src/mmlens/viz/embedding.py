@@ -316,30 +316,25 @@ def plotly_html(fig, include_plotlyjs: bool = True, div_id: str | None = None) -
     return fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs, include_mathjax=False, div_id=div_id)
 
 
-_PLOTLYJS_SHOWN = False
-
-
-def show_plotly(fig, include_plotlyjs: bool | None = None):
-    """Display a plotly figure in a notebook so that it stays interactive in the static HTML book, offline.
+def show_plotly(fig, div_id: str = "mmlens-plotly"):
+    """Display a plotly figure so that it stays interactive in the static HTML book, offline.
 
     plotly's default notebook output is a JSON mime type the HTML book cannot draw (and its HTML renderer
-    loads MathJax from a CDN); this returns plain HTML with plotly.js inlined instead.
+    loads MathJax from a CDN). This returns HTML that draws the figure with ``Plotly.newPlot`` but does not
+    carry plotly.js itself: the book's ``plotly_offline`` Sphinx extension serves plotly.js from the
+    installed package on the pages that need it. In a live Jupyter session, call ``fig.show()`` instead.
 
     Args:
         fig: a plotly Figure.
-        include_plotlyjs: inline plotly.js; default: only for the first figure of this Python session
-            (the book page keeps it for the figures below).
+        div_id: id of the figure's ``<div>``; fixed, so that the stored output is reproducible. Use a
+            different id for each figure on a page.
 
     Returns:
         An ``IPython.display.HTML`` object (the notebook displays it when it is a cell's last value).
     """
-    global _PLOTLYJS_SHOWN
     from IPython.display import HTML
 
-    if include_plotlyjs is None:
-        include_plotlyjs = not _PLOTLYJS_SHOWN
-    _PLOTLYJS_SHOWN = _PLOTLYJS_SHOWN or include_plotlyjs
-    return HTML(plotly_html(fig, include_plotlyjs=include_plotlyjs))
+    return HTML(plotly_html(fig, include_plotlyjs=False, div_id=div_id))
 
 
 def make_layer_head_explorer(draw: Callable, n_layers: int, n_heads: int | None = None, layer: int = 0,

@@ -25,7 +25,7 @@ TRUE_COLOUR = "#1a7f37"  # green for true captions and correct answers
 FALSE_COLOUR = "#c62828"  # red for false captions
 
 
-def _scene_types():
+def _scene_types():  # late import keeps `import mmlens.viz` light
     from mmlens.data.render import RenderedScene
     from mmlens.data.world import Scene
 
@@ -86,11 +86,7 @@ def plot_scenes(scenes: Sequence, captions: Sequence[str] | None = None, ncols: 
             fig.delaxes(ax)
             continue
         ax.imshow(_image_of(scenes[k], resolution, f"scenes[{k}]"))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(True)
-            spine.set_color("#bbbbbb")
+        _framed(ax)
         if titles is not None:
             ax.set_title(titles[k], fontsize=9, color="#555555")
         if captions is not None:
@@ -98,6 +94,15 @@ def plot_scenes(scenes: Sequence, captions: Sequence[str] | None = None, ncols: 
                     fontsize=8.5)
     fig.tight_layout()
     return fig
+
+
+def _framed(ax) -> None:
+    """No ticks, a thin grey frame: white scenes stay visibly bounded."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_color("#bbbbbb")
 
 
 def _object_label(obj) -> str:
@@ -154,11 +159,7 @@ def plot_masks(rendered, ncols: int = 4, size: float = 2.4):
         ax.imshow(rendered.masks[k], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(f"mask {k}: {_object_label(obj)}", fontsize=8.5)
     for ax in axes[:n_panels]:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(True)
-            spine.set_color("#bbbbbb")
+        _framed(ax)
     fig.tight_layout()
     return fig
 
@@ -208,9 +209,9 @@ def plot_hard_negatives(scene, caption: str, negatives: Mapping[str, str], resol
         truth = caption_is_true(text, objects_of)
         lines.append((f"{label}  (checker: {'true' if truth else 'false'})", text,
                       TRUE_COLOUR if truth else FALSE_COLOUR))
-    fig, (ax_img, ax_txt) = plt.subplots(1, 2, figsize=(8.6, 2.9), gridspec_kw={"width_ratios": [1, 2]})
+    fig, (ax_img, ax_txt) = plt.subplots(1, 2, figsize=(7.6, 2.9), gridspec_kw={"width_ratios": [1, 1.7]})
     ax_img.imshow(image)
-    ax_img.set_axis_off()
+    _framed(ax_img)
     _text_panel(ax_txt, lines, wrap)
     fig.tight_layout()
     return fig
@@ -242,10 +243,10 @@ def plot_questions(scene, questions: Sequence, resolution: int = 160, wrap: int 
         else:
             raise ValueError(f"cannot read question {q!r}; give Question objects or (text, answer) pairs")
     image = _image_of(scene, resolution, "scene")
-    fig, (ax_img, ax_txt) = plt.subplots(1, 2, figsize=(8.6, max(2.9, 0.62 * len(pairs))),
-                                         gridspec_kw={"width_ratios": [1, 2]})
+    fig, (ax_img, ax_txt) = plt.subplots(1, 2, figsize=(7.6, max(2.9, 0.62 * len(pairs))),
+                                         gridspec_kw={"width_ratios": [1, 1.7]})
     ax_img.imshow(image)
-    ax_img.set_axis_off()
+    _framed(ax_img)
     lines = [(kind, f"{text}?  →  {answer}", "black") for kind, text, answer in pairs]
     _text_panel(ax_txt, lines, wrap)
     fig.tight_layout()
