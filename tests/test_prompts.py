@@ -169,3 +169,25 @@ def test_binding_test_pairs_true_and_swapped_prompts(colour_model):
     a, b = scene.objects
     assert true_prompt.endswith(f"{a.colour} {a.shape}")
     assert swapped_prompt.endswith(f"{b.colour} {a.shape}")
+
+
+def test_ensemble_curve_matches_the_classifier_of_each_prefix(colour_model, test_set):
+    from mmlens.evaluate import zero_shot_classifier
+
+    model, _, tok = colour_model
+    image_emb, labels = test_set
+    templates = ["a {} object", "a big {}", "{}"]
+    curve = prompts.ensemble_curve(model, tok, image_emb, labels["size"], ["small", "large"], templates)
+    assert len(curve) == 3
+    for k in range(3):
+        clf = zero_shot_classifier(model, tok, ["small", "large"], templates[: k + 1])
+        assert curve[k] == prompts.classifier_accuracy(image_emb, clf, [["small", "large"].index(s)
+                                                                        for s in labels["size"]])
+    with pytest.raises(ValueError, match="empty"):
+        prompts.ensemble_curve(model, tok, image_emb, labels["size"], ["small", "large"], [])
+
+
+def test_words_in_training_captions_cover_the_grammar_but_not_unused_words():
+    words = prompts.words_in_training_captions(n=600)
+    assert {"red", "circle", "photo", "left", "two"} <= words
+    assert not {"sketch", "big", "background", "color"} & words

@@ -80,3 +80,12 @@ def test_class_name_accuracy_one_panel_per_attribute():
     assert [p.get_height() for p in fig.axes[0].patches] == [0.9, 0.7]
     with pytest.raises(ValueError, match="empty"):
         vc.plot_class_name_accuracy({})
+
+
+def test_ensemble_curve_one_line_per_attribute():
+    ax = vc.plot_ensemble_curve({"colour": [0.5, 0.7, 0.8], "size": [0.6, 0.6, 0.9]}, chance={"size": 0.5})
+    lines = [l for l in ax.lines if l.get_marker() == "o"]
+    assert [list(l.get_xdata()) for l in lines] == [[1, 2, 3], [1, 2, 3]]
+    assert list(lines[1].get_ydata()) == [0.6, 0.6, 0.9]
+    with pytest.raises(ValueError, match="empty"):
+        vc.plot_ensemble_curve({})

@@ -419,3 +419,49 @@ def binding_test(
         "n_cases": len(true_texts),
         "examples": examples,
     }
+
+
+def ensemble_curve(
+    model: torch.nn.Module,
+    tokenizer: Callable,
+    image_emb: torch.Tensor,
+    labels: Sequence,
+    class_names: Sequence[str],
+    templates: Sequence[str],
+) -> list[float]:
+    """Accuracy of the ensemble of the first 1, 2, ..., T templates (in the order given).
+
+    Returns:
+        ``T`` accuracies; entry ``k`` averages ``templates[: k + 1]``.
+    """
+    if not templates:
+        raise ValueError("templates is empty; pass at least one template with '{}'")
+    y = _label_tensor(labels, len(class_names), class_names)
+    prompts = [make_prompts(class_names, t) for t in templates]
+    text_emb = encode_texts(model, tokenizer, [p for ps in prompts for p in ps])
+    text_emb = text_emb.view(len(templates), len(class_names), -1)  # (T, C, D)
+    running = text_emb.cumsum(dim=0)  # (T, C, D): sums of the first k+1 templates' unit vectors
+    return [classifier_accuracy(image_emb, torch.nn.functional.normalize(running[k], dim=-1), y)
+            for k in range(len(templates))]
+
+
+def words_in_training_captions(n: int = 4000, seed: int = 0) -> set[str]:
+    """Words that occur in ``n`` captions drawn the way the embedded models' training recipe draws them.
+
+    Half are prompt-style captions of single objects (:func:`mmlens.train.make_prompt_caption`), half
+    are scene captions of every kind (:func:`mmlens.data.make_caption`). Meaningful for the embedded
+    models only: a web-scale CLIP read a different, much larger vocabulary.
+    """
+    from mmlens.data import make_caption, make_scene
+    from mmlens.train import make_prompt_caption
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    rng = np.random.default_rng(seed)
+    words: set[str] = set()
+    for k in range(n):
+        if k % 2 == 0:
+            words.update(make_prompt_caption(make_scene(rng, n_objects=1).objects[0], rng).split())
+        else:
+            words.update(make_caption(make_scene(rng, n_objects=(1, 4)), rng).split())
+    return words

@@ -6,10 +6,10 @@
 
 Example::
 
-    >>> from mmlens.inspect import run_with_cache, make_map, score_maps
-    >>> output, cache = run_with_cache(model, images=images, tokens=tokens)
-    >>> cache["pattern", -1].shape        # [batch, head, query_pos, key_pos]
-    >>> maps = make_map("rollout", model, images)   # [batch, grid_h, grid_w]
+    from mmlens.inspect import run_with_cache, make_map, score_maps
+    output, cache = run_with_cache(model, images=images, tokens=tokens)
+    cache["pattern", -1].shape        # [batch, head, query_pos, key_pos]
+    maps = make_map("rollout", model, images)   # [batch, grid_h, grid_w]
 """
 from mmlens.inspect.capture import (
     ActivationCache,

@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
@@ -79,7 +79,6 @@ class _Tower:
     final_ln: nn.Module | None
     final_ln_name: str
     batch_first: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def _block_parts(block: nn.Module, where: str) -> _Block:
@@ -267,15 +266,11 @@ class ActivationCache:
     Access by full name, by ``(shorthand, layer)`` for the vision tower, or
     ``(shorthand, layer, tower)``; negative layers count from the end::
 
-        >>> output, cache = run_with_cache(model, images=images, tokens=tokens)
-        >>> cache["vision.blocks.0.attn.pattern"].shape    # [batch, head, query_pos, key_pos]
-        torch.Size([2, 4, 65, 65])
-        >>> cache["pattern", -1] is cache["vision.blocks.3.attn.pattern"]
-        True
-        >>> cache["resid_post", 0, "text"].shape            # [batch, pos, d_model]
-        torch.Size([2, 32, 128])
-        >>> cache.stack("pattern").shape                    # [layer, batch, head, query_pos, key_pos]
-        torch.Size([4, 2, 4, 65, 65])
+        output, cache = run_with_cache(model, images=images, tokens=tokens)  # tiny-clip, batch 2
+        cache["vision.blocks.0.attn.pattern"].shape  # (2, 4, 65, 65): [batch, head, query_pos, key_pos]
+        cache["pattern", -1] is cache["vision.blocks.3.attn.pattern"]  # True
+        cache["resid_post", 0, "text"].shape  # (2, 32, 128): [batch, pos, d_model]
+        cache.stack("pattern").shape  # (4, 2, 4, 65, 65): [layer, batch, head, query_pos, key_pos]
     """
 
     def __init__(self, store: dict[str, torch.Tensor], n_layers: dict[str, int], grid: tuple[int, int] | None = None):
@@ -510,9 +505,9 @@ def run_with_cache(
 
     Example::
 
-        >>> output, cache = run_with_cache(model, images=images, tokens=tokens)
-        >>> cache["vision.blocks.-1.attn.pattern"].sum(-1)   # rows sum to 1
-        >>> cache["resid_post", 2, "text"]                   # [batch, pos, d_model]
+        output, cache = run_with_cache(model, images=images, tokens=tokens)
+        cache["vision.blocks.-1.attn.pattern"].sum(-1)   # rows sum to 1
+        cache["resid_post", 2, "text"]                   # [batch, pos, d_model]
     """
     if images is None and tokens is None:
         raise ValueError("run_with_cache needs images=..., tokens=... or both; got neither")

@@ -18,7 +18,6 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -138,16 +138,14 @@ def plot_head_grid(
                 plot_attention_overlay(image, arr[i, h], ax=ax, alpha=alpha, cmap=cmap)
             else:
                 ax.imshow(arr[i, h], cmap=cmap)
-                ax.set_xticks([])
-                ax.set_yticks([])
+            ax.set_axis_on()  # keep the axes (for the layer label) but no ticks or frame
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
             if i == 0:
                 ax.set_title(f"head {h}", fontsize=8)
             if h == 0:
-                ax.set_axis_on()
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
                 ax.set_ylabel(f"layer {i}", fontsize=8)
     if title:
         fig.suptitle(title)

@@ -73,6 +73,12 @@ def plot_class_probabilities(image, probs, class_names: Sequence[str], true: str
         raise ValueError(f"true={true!r} is not one of {list(class_names)}")
     fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1, 2.2]})
     show_image(_to_numpy_image(image), ax=ax_img)
+    ax_img.set_axis_on()  # a thin frame: the synthetic world's white background would vanish on white paper
+    ax_img.set_xticks([])
+    ax_img.set_yticks([])
+    for spine in ax_img.spines.values():
+        spine.set_visible(True)
+        spine.set_color("#bbbbbb")
     y = np.arange(len(p))[::-1]
     colours = [_TRUE if name == true else _BAR for name in class_names]
     ax_bar.barh(y, p, color=colours)
@@ -188,3 +194,31 @@ def plot_class_name_accuracy(results: Mapping[str, Mapping[str, float]], chance:
     np.atleast_1d(axes)[0].set_ylabel("zero-shot accuracy")
     fig.tight_layout()
     return fig
+
+
+def plot_ensemble_curve(curves: Mapping[str, Sequence[float]], ax=None, title: str | None = None,
+                        chance: Mapping[str, float] | None = None):
+    """Accuracy against the number of templates averaged, one line per attribute.
+
+    Args:
+        curves: ``{attribute: accuracies}`` (``mmlens.prompts.ensemble_curve``), entry ``k`` = ``k + 1`` templates.
+        chance: ``{attribute: chance accuracy}``, dotted lines in the same colours.
+    """
+    import matplotlib.pyplot as plt
+
+    if not curves:
+        raise ValueError("curves is empty")
+    ax = ax or plt.gca()
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (name, values) in enumerate(curves.items()):
+        x = np.arange(1, len(values) + 1)
+        ax.plot(x, values, marker="o", color=palette[k % len(palette)], label=name)
+        if chance and name in chance:
+            ax.axhline(chance[name], color=palette[k % len(palette)], ls=":", lw=1)
+    ax.set_xlabel("number of templates averaged")
+    ax.set_ylabel("zero-shot accuracy")
+    ax.set_ylim(0, 1.05)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    ax.set_title(title or "")
+    return ax

@@ -143,8 +143,9 @@ def plot_masks(rendered, ncols: int = 4, size: float = 2.4):
         ax.text(x0 - 0.5, y0 - 1.5, str(k), fontsize=8, color="white", va="bottom",
                 bbox=dict(facecolor="black", pad=1, lw=0))
     ax.set_title("image and boxes", fontsize=10)
-    # id map: background grey, object k in a distinct colour
-    palette = ["#eeeeee"] + [plt.get_cmap("tab10")(k % 10) for k in range(len(objects))]
+    # id map: background light, object k a darker grey; no hues, so ids are not mistaken for colours
+    greys = np.linspace(0.45, 0.85, max(len(objects), 1))
+    palette = ["#f2f2f2"] + [plt.get_cmap("Greys")(g) for g in greys[: len(objects)]]
     ax = axes[1]
     ax.imshow(rendered.id_map + 1, cmap=ListedColormap(palette), vmin=0, vmax=len(objects),
               interpolation="nearest")
