@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--n-retrieval", type=int, default=1000)
     args = parser.parse_args()
     torch.set_num_threads(2)
+    zoo.make_tokenizer()  # import open_clip and mmlens.data first: "load s" is the load itself
 
     rows = []
     for name in mmlens.list_models():

@@ -15,6 +15,15 @@ from mmlens.fewshot import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small problems run fastest (and steadiest on a shared machine) on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _task(n_per_class=40, n_classes=4, d=12, noise=0.8, seed=0):
     """Gaussian classes around unit prototypes: (features, labels, prototypes)."""
     gen = torch.Generator().manual_seed(seed)

@@ -28,6 +28,15 @@ from mmlens.retrieval import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small problems run fastest (and steadiest on a shared machine) on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _clustered(n=600, d=16, n_centres=12, seed=0):
     gen = torch.Generator().manual_seed(seed)
     centres = F.normalize(torch.randn(n_centres, d, generator=gen), dim=-1)

@@ -192,3 +192,15 @@ def test_check_top_k_classes():
     assert not check_top_k_classes(lambda e, c, n, k: [n[j] for j in (c @ e).topk(k, largest=False).indices])
     reversed_order = check_top_k_classes(lambda e, c, n, k: solution(e, c, n, k)[::-1])
     assert not reversed_order and "order" in repr(reversed_order)
+
+
+def test_shift_predict_and_format_confusion(oracle):
+    model, preprocess, tokenizer = oracle
+    out = shift.shift_predict(model, preprocess, tokenizer, "colour shade", "colour", n=12, resolution=64)
+    assert out["confusion"].sum() == 12 and out["class_names"] == list(COLOURS)
+    text = shift.format_confusion(out)
+    lines = text.splitlines()
+    assert len(lines) == 7 and lines[1].split()[0] == "red" and len({len(l) for l in lines}) == 1
+    assert sum(int(v) for line in lines[1:] for v in line.split()[1:]) == 12
+    with pytest.raises(ValueError, match="shape"):
+        shift.format_confusion({"confusion": np.zeros((2, 2)), "class_names": ["a", "b", "c"]})

@@ -130,7 +130,8 @@ def fit_zero_shot_init_probe(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A softmax classifier that starts at the zero-shot weights and is pulled back towards them.
 
-    Minimises ``cross_entropy(logit_scale * x @ W.T + b) + strength * ||W - W0||^2`` from ``W = W0`` (the class
+    Minimises ``cross_entropy(logit_scale * x @ W.T + b) + strength * (||W - W0||^2 + ||b / logit_scale||^2)``
+    from ``W = W0`` (the class
     text embeddings), full batch with L-BFGS, so with few examples it stays near zero-shot and with many it is
     free to move. Deterministic on the CPU.
 
@@ -144,7 +145,8 @@ def fit_zero_shot_init_probe(
         lr: L-BFGS step size.
 
     Returns:
-        ``(weights (C, D), bias (C,))``.
+        ``(weights (C, D), bias (C,))`` with the bias divided by ``logit_scale``, so that
+        :func:`classifier_accuracy` reads them like the zero-shot weights.
     """
     x, y = _features(features, "features"), _labels(labels)
     w0 = zero_shot_weights.detach().float()
@@ -158,12 +160,14 @@ def fit_zero_shot_init_probe(
 
     def closure():
         opt.zero_grad()
-        loss = F.cross_entropy(logit_scale * (x @ w.T) + b, y) + strength * (w - w0).pow(2).sum()
+        penalty = (w - w0).pow(2).sum() + (b / logit_scale).pow(2).sum()
+        loss = F.cross_entropy(logit_scale * (x @ w.T) + b, y) + strength * penalty
         loss.backward()
         return loss
 
     opt.step(closure)
-    return w.detach(), b.detach()
+    # report on the scale of the zero-shot classifier: argmax(x @ W.T + b / logit_scale) is the same decision
+    return w.detach(), b.detach() / logit_scale
 
 
 @dataclass

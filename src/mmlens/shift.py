@@ -38,6 +38,8 @@ __all__ = [
     "photo_prompts",
     "predict_photos",
     "unknown_words",
+    "shift_predict",
+    "format_confusion",
 ]
 
 BASELINE = "none"
@@ -295,3 +297,36 @@ def unknown_words(tokenizer: Callable, text: str) -> list[str]:
 
     known = set(vocab)
     return [w for w in normalise(text) if w not in known]
+
+
+def shift_predict(
+    model: torch.nn.Module,
+    preprocess: Callable,
+    tokenizer: Callable,
+    preset: str | ShiftPreset,
+    attribute: str,
+    n: int = 60,
+    seed: int = 0,
+    split: str = "test",
+    resolution: int | None = None,
+) -> dict:
+    """:func:`mmlens.evaluate.zero_shot_predict` on one preset's test set (predictions, confusion matrix, ...)."""
+    images, labels, class_names = make_shift_test_set(preset, attribute, n, seed, split,
+                                                      resolution or input_resolution(model))
+    return evaluate.zero_shot_predict(model, tokenizer, preprocess, images, labels, class_names,
+                                      evaluate.ATTRIBUTE_TEMPLATES[attribute])
+
+
+def format_confusion(result: Mapping) -> str:
+    """A confusion matrix as aligned text: one row per true class, one column per predicted class.
+
+    Args:
+        result: a dict with ``"confusion"`` (C, C) and ``"class_names"``, as from :func:`shift_predict`.
+    """
+    names, confusion = list(result["class_names"]), np.asarray(result["confusion"])
+    if confusion.shape != (len(names), len(names)):
+        raise ValueError(f"confusion has shape {confusion.shape} for {len(names)} class names")
+    width = max(len(c) for c in names + ["true \\ said"]) + 1
+    lines = ["true \\ said".ljust(width) + "".join(c.rjust(width) for c in names)]
+    lines += [t.ljust(width) + "".join(str(int(v)).rjust(width) for v in row) for t, row in zip(names, confusion)]
+    return "\n".join(lines)

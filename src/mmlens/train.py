@@ -12,7 +12,7 @@ synthetic world (:mod:`mmlens.data`), and writes into ``--out`` (default: the sh
 
 Example::
 
-    python -m mmlens.train tiny-clip                     # the shipped model (about 12 minutes)
+    python -m mmlens.train tiny-clip                     # the shipped model (see its metrics JSON for the time)
     python -m mmlens.train tiny-siglip --steps 20 --out /tmp/run   # a quick smoke run
 """
 from __future__ import annotations
@@ -237,6 +237,7 @@ def train(
     weights_path = out / spec.weights_file
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(weights_path), metadata={"model": name, "arch": spec.arch, "recipe": json.dumps(cfg)})
+    weights_path.chmod(0o644)  # safetensors writes 0600; the package must be readable by everyone
     zoo.update_manifest(out, weights_path)
 
     from mmlens import evaluate

@@ -2,7 +2,9 @@
 
 :mod:`~mmlens.inspect.capture` (``run_with_cache``, ``ActivationCache``),
 :mod:`~mmlens.inspect.maps` (attention, rollout, Grad-CAM, relevancy, similarity maps),
-:mod:`~mmlens.inspect.localisation` (pointing game, AUC, IoU against true masks).
+:mod:`~mmlens.inspect.localisation` (pointing game, AUC, IoU against true masks),
+:mod:`~mmlens.inspect.embedding` (modality gap, alignment and uniformity, projections, CKA),
+:mod:`~mmlens.inspect.probes` (linear probes by layer, logit lens, top-activating scenes).
 
 Example::
 
@@ -37,8 +39,35 @@ from mmlens.inspect.maps import (
     upsample_map,
 )
 
-# Embedding and probe tools (mmlens.inspect.embedding, mmlens.inspect.probes) are re-exported here
-# by the lead when those modules land.
+from mmlens.inspect.embedding import (
+    PCAResult,
+    alignment,
+    cka_matrix,
+    linear_cka,
+    modality_gap,
+    modality_gap_vector,
+    modality_separability,
+    nearest_neighbours,
+    pca,
+    project_2d,
+    similarity_matrix,
+    uniformity,
+)
+from mmlens.inspect.probes import (
+    LayerProbeResult,
+    LogitLensResult,
+    ProbeResult,
+    TopActivating,
+    layer_activations,
+    logit_lens,
+    make_scene_images,
+    probe_layers,
+    probe_model,
+    scene_labels,
+    top_activating,
+    train_probe,
+    unit_activations,
+)
 
 __all__ = [
     "ActivationCache",
@@ -65,4 +94,9 @@ __all__ = [
     "similarity_map",
     "topk_iou",
     "upsample_map",
+    "PCAResult", "alignment", "cka_matrix", "linear_cka", "modality_gap", "modality_gap_vector",
+    "modality_separability", "nearest_neighbours", "pca", "project_2d", "similarity_matrix", "uniformity",
+    "LayerProbeResult", "LogitLensResult", "ProbeResult", "TopActivating", "layer_activations", "logit_lens",
+    "make_scene_images", "probe_layers", "probe_model", "scene_labels", "top_activating", "train_probe",
+    "unit_activations",
 ]

@@ -122,9 +122,9 @@ def plot_template_accuracy(table: Mapping[str, Mapping[str, float]], ax=None, ti
     for label, row in zip(ax.get_yticklabels(), rows):
         if row in highlight:
             label.set_fontweight("bold")
-    ax.set_xlim(0, 1.0)
+    ax.set_xlim(0, 1.02)
     ax.set_xlabel("zero-shot accuracy" + (" (dashed: chance)" if chance else ""))
-    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title(title or "")
     return ax
 

@@ -146,14 +146,15 @@ def plot_shift_accuracy(table, baseline: str = "none", title: str | None = None)
 
 
 def plot_photo_predictions(photos: Mapping[str, object], predictions: Mapping[str, Sequence[tuple[str, float]]],
-                           size: float = 2.4, wrap: int = 30):
+                           size: float = 2.4, wrap: int = 26, strip_prefix: str = "a photo of "):
     """Photographs in a row, each with the model's top prompts and probabilities under it.
 
     Args:
         photos: name -> PIL image.
         predictions: name -> ``[(prompt, probability), ...]`` (:func:`mmlens.shift.predict_photos`).
         size: inches per photo.
-        wrap: characters per line of a prompt.
+        wrap: characters per prompt (longer ones are shortened with "…").
+        strip_prefix: left out of every prompt that starts with it, and said once in the title instead.
 
     Returns:
         The Figure.
@@ -167,7 +168,8 @@ def plot_photo_predictions(photos: Mapping[str, object], predictions: Mapping[st
     if missing:
         raise ValueError(f"no predictions for photo {missing[0]!r}; pass predict_photos(...) for the same photos")
     k = max(len(predictions[n]) for n in names)
-    fig, axes = plt.subplots(1, len(names), figsize=(size * len(names), size + 0.32 * k + 0.4), squeeze=False)
+    height = size + 0.32 * k + 0.75
+    fig, axes = plt.subplots(1, len(names), figsize=(size * len(names), height), squeeze=False)
     for ax, name in zip(axes[0], names):
         image = _as_image(photos[name], 0, f"photos[{name!r}]")
         h, w = image.shape[:2]
@@ -175,10 +177,14 @@ def plot_photo_predictions(photos: Mapping[str, object], predictions: Mapping[st
         ax.imshow(image[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side])
         _frame(ax)
         ax.set_title(name, fontsize=10)
-        lines = [f"{p:.2f}  {textwrap.shorten(text, wrap, placeholder='…')}" for text, p in predictions[name]]
+        texts = [(t[len(strip_prefix):] if strip_prefix and t.startswith(strip_prefix) else t, p)
+                 for t, p in predictions[name]]
+        lines = [f"{p:.2f}  {textwrap.shorten(text, wrap, placeholder='…')}" for text, p in texts]
         ax.text(0.0, -0.05, "\n".join(lines), transform=ax.transAxes, ha="left", va="top", fontsize=8.5,
                 family="monospace", linespacing=1.45)
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=(0.32 * k + 0.35) / (size + 0.32 * k + 0.4),
+    if strip_prefix and all(t.startswith(strip_prefix) for n in names for t, _ in predictions[n]):
+        fig.suptitle(f"top prompts “{strip_prefix.strip()} …” and their probabilities", fontsize=10.5)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.6 / height, bottom=(0.32 * k + 0.3) / height,
                         wspace=0.12)
     return fig
 
