@@ -259,3 +259,34 @@ def test_make_gallery_reproduces_scene_retrieval():
     assert all(data.caption_is_true(c, s) for c, s in zip(g.captions, g.scenes))
     expected = scene_retrieval(model, tokenizer, n=24, seed=3, preprocess=preprocess)
     assert retrieval_recall(g.image_emb, g.text_emb) == pytest.approx(expected)
+
+
+def test_match_margins_sign_follows_rank():
+    x = _clustered(40)
+    t = x + 0.3 * torch.randn(40, 16, generator=torch.Generator().manual_seed(2))
+    from mmlens.retrieval import match_margins
+
+    margins, ranks = match_margins(t, x), match_ranks(t, x)
+    assert ((margins > 0) == (ranks == 0)).all()
+    expected = cosine_scores(t[:1], x)[0, 0] - cosine_scores(t[:1], x[1:]).max()
+    assert margins[0].item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+def test_exercise_checkers_accept_solutions_and_reject_mistakes():
+    from mmlens.exercises.retrieval import check_probe_lists, check_recall_at_k
+
+    def recall(sim, k):
+        true = sim.diagonal()[:, None]
+        return ((sim > true).sum(1) < k).float().mean().item()
+
+    assert check_recall_at_k(recall)
+    transposed = check_recall_at_k(lambda sim, k: recall(sim.T.contiguous(), k))
+    assert not transposed and "image->text" in repr(transposed)
+    assert not check_recall_at_k(lambda sim, k: (_ for _ in ()).throw(NotImplementedError))
+
+    def probe(query, centroids, nprobe):
+        return (F.normalize(query, dim=0) @ centroids.T).topk(nprobe).indices
+
+    assert check_probe_lists(probe)
+    assert not check_probe_lists(lambda q, c, p: probe(q, c, p).flip(0) if p > 1 else probe(q, c, p))
+    assert not check_probe_lists(lambda q, c, p: (q @ c.T).topk(p, largest=False).indices)

@@ -34,6 +34,7 @@ __all__ = [
     "image_to_text",
     "image_to_image",
     "match_ranks",
+    "match_margins",
     "recall_from_ranks",
     "best_and_worst",
     "caption_true_hits",
@@ -229,6 +230,21 @@ def match_ranks(query_emb, gallery_emb, true_index: Sequence[int] | torch.Tensor
     return (scores > true).sum(dim=1)
 
 
+def match_margins(query_emb, gallery_emb, true_index: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+    """Score of each query's true match minus the best score of any other gallery item: ``(Q,)``.
+
+    Positive: the true match is first with room to spare; negative: something else wins by that much.
+    """
+    scores = cosine_scores(query_emb, gallery_emb)
+    true_index = torch.arange(len(scores)) if true_index is None else torch.as_tensor(true_index, dtype=torch.long)
+    if true_index.shape != (len(scores),):
+        raise ValueError(f"true_index must hold one gallery index per query ({len(scores)}), "
+                         f"got shape {tuple(true_index.shape)}")
+    true = scores.gather(1, true_index[:, None]).squeeze(1)  # (Q,)
+    others = scores.scatter(1, true_index[:, None], -torch.inf)
+    return true - others.max(dim=1).values
+
+
 def recall_from_ranks(ranks: torch.Tensor, ks: Sequence[int] = (1, 5, 10)) -> dict[int, float]:
     """``{k: fraction of queries whose rank is below k}`` from 0-based ranks."""
     if any(int(k) < 1 for k in ks):
@@ -259,15 +275,17 @@ def best_and_worst(ranks: torch.Tensor, n: int = 4, margins: torch.Tensor | None
     return order[:n], order[::-1][:n]
 
 
-def caption_true_hits(captions: Sequence[str], scenes: Sequence, indices: torch.Tensor, direction: str) -> torch.Tensor:
+def caption_true_hits(captions: Sequence[str], scenes: Sequence, indices: torch.Tensor, direction: str,
+                      queries: Sequence[int] | None = None) -> torch.Tensor:
     """For retrieved results, is the query caption true of the retrieved scene (or vice versa)?
 
     Args:
         captions: caption ``i`` of gallery item ``i``.
         scenes: scene ``i`` of gallery item ``i``.
-        indices: ``(Q, k)`` retrieved indices; query ``q`` is gallery item ``q``.
-        direction: ``"text_to_image"`` (query caption ``q`` vs retrieved scenes) or ``"image_to_text"`` (retrieved
-            captions vs query scene ``q``).
+        indices: ``(Q, k)`` retrieved indices.
+        direction: ``"text_to_image"`` (query caption vs retrieved scenes) or ``"image_to_text"`` (retrieved
+            captions vs query scene).
+        queries: gallery index of each query row; default ``0..Q-1``.
 
     Returns:
         BoolTensor ``(Q, k)``.
@@ -279,6 +297,9 @@ def caption_true_hits(captions: Sequence[str], scenes: Sequence, indices: torch.
         raise ValueError(f"direction must be 'text_to_image' or 'image_to_text', got {direction!r}")
     if len(captions) != len(scenes):
         raise ValueError(f"got {len(captions)} captions but {len(scenes)} scenes; pass one caption per scene")
+    queries = list(range(len(indices))) if queries is None else [int(q) for q in queries]
+    if len(queries) != len(indices):
+        raise ValueError(f"got {len(queries)} query indices for {len(indices)} rows of results")
     parsed = {}
 
     def parse(i: int):
@@ -287,10 +308,10 @@ def caption_true_hits(captions: Sequence[str], scenes: Sequence, indices: torch.
         return parsed[i]
 
     hits = torch.zeros(indices.shape, dtype=torch.bool)
-    for q, row in enumerate(indices.tolist()):
+    for row_index, (q, row) in enumerate(zip(queries, indices.tolist())):
         for r, j in enumerate(row):
             caption, scene = (q, j) if direction == "text_to_image" else (j, q)
-            hits[q, r] = evaluate_caption(parse(caption), scenes[scene])
+            hits[row_index, r] = evaluate_caption(parse(caption), scenes[scene])
     return hits
 
 
@@ -408,10 +429,16 @@ class IVFIndex:
         assignment = (self.vectors @ self.centroids.T).argmax(dim=1)  # (N,)
         # store the vectors grouped by list: list l is order[offsets[l]:offsets[l + 1]]
         self.order = torch.argsort(assignment, stable=True)  # (N,) gallery ids, list by list
-        counts = torch.bincount(assignment, minlength=n_lists)
+        counts = torch.bincount(assignment, minlength=n_lists)  # (L,)
         self.offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])  # (L + 1,)
-        self.grouped = self.vectors[self.order]  # (N, D), contiguous per list
         self.list_sizes = counts
+        # padded lists, so one gather serves any set of probed lists: ids -1 and zero vectors pad each list
+        width = int(counts.max())
+        slot = torch.arange(n) - self.offsets[assignment[self.order]]  # position of each vector in its list
+        self.list_ids = torch.full((n_lists, width), -1, dtype=torch.long)  # (L, W)
+        self.list_ids[assignment[self.order], slot] = self.order
+        self.list_vectors = torch.zeros(n_lists, width, self.vectors.shape[1])  # (L, W, D)
+        self.list_vectors[assignment[self.order], slot] = self.vectors[self.order]
 
     @property
     def n_lists(self) -> int:
@@ -434,18 +461,20 @@ class IVFIndex:
         """
         queries = F.normalize(_as_2d(queries, "queries"), dim=-1)
         _check_k(k, len(self.vectors))
-        lists = self.probe(queries, nprobe)  # (Q, nprobe)
-        out_scores = torch.full((len(queries), k), -torch.inf)
-        out_ids = torch.full((len(queries), k), -1, dtype=torch.long)
-        starts, ends = self.offsets[:-1].tolist(), self.offsets[1:].tolist()
-        for q, probed in enumerate(lists.tolist()):
-            rows = torch.cat([torch.arange(starts[l], ends[l]) for l in probed])  # candidate positions
-            scores = self.grouped[rows] @ queries[q]  # (n_candidates,)
-            m = min(k, len(rows))
-            top, best = torch.topk(scores, m)
-            out_scores[q, :m] = top
-            out_ids[q, :m] = self.order[rows[best]]
-        return out_scores, out_ids
+        out_scores, out_ids = [], []
+        for chunk in queries.split(64):  # bounds the memory of the gathered lists
+            lists = self.probe(chunk, nprobe)  # (q, nprobe)
+            ids = self.list_ids.index_select(0, lists.flatten()).view(len(chunk), -1)  # (q, nprobe * W)
+            vectors = self.list_vectors.index_select(0, lists.flatten())  # (q * nprobe, W, D)
+            vectors = vectors.view(len(chunk), ids.shape[1], -1)  # (q, nprobe * W, D)
+            scores = torch.einsum("qcd,qd->qc", vectors, chunk).masked_fill(ids < 0, -torch.inf)
+            m = min(k, scores.shape[1])
+            top, best = torch.topk(scores, m, dim=1)  # (q, m)
+            found = ids.gather(1, best).masked_fill(torch.isinf(top), -1)
+            pad = k - m
+            out_scores.append(F.pad(top, (0, pad), value=-torch.inf))
+            out_ids.append(F.pad(found, (0, pad), value=-1))
+        return torch.cat(out_scores), torch.cat(out_ids)
 
     def vectors_scored(self, queries, nprobe: int = 1) -> float:
         """Mean dot products per query: the ``n_lists`` centroids plus the members of the probed lists."""
@@ -466,24 +495,32 @@ def index_recall(approx_ids: torch.Tensor, exact_ids: torch.Tensor) -> float:
 # Cost as the gallery grows
 
 
-def time_per_query(search: Callable, queries: torch.Tensor, repeats: int = 3) -> float:
+def time_per_query(search: Callable, queries: torch.Tensor, repeats: int = 3, threads: int | None = 1) -> float:
     """Median wall-clock seconds per query, searching one query at a time (as a search engine would).
 
     Args:
         search: callable taking a ``(1, D)`` query.
         queries: ``(Q, D)``; each is searched once per repeat.
         repeats: the median over repeats of the mean time per query is returned.
+        threads: torch threads while timing (restored afterwards). One thread measures the work itself: a
+            single small query gains nothing from more, and on a busy machine extra threads mostly wait.
     """
     queries = _as_2d(queries, "queries")
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    search(queries[:1])  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for q in range(len(queries)):
-            search(queries[q : q + 1])
-        times.append((time.perf_counter() - start) / len(queries))
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        search(queries[:1])  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for q in range(len(queries)):
+                search(queries[q : q + 1])
+            times.append((time.perf_counter() - start) / len(queries))
+    finally:
+        torch.set_num_threads(previous)
     return float(np.median(times))
 
 

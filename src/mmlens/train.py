@@ -56,14 +56,15 @@ def load_recipe(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-def make_prompt_caption(obj, rng: np.random.Generator) -> str:
-    """A true prompt-style caption naming a random non-empty subset of one object's attributes.
+def make_prompt_caption(obj, rng: np.random.Generator, full_fraction: float = 0.0) -> str:
+    """A true prompt-style caption naming one object's attributes: all of them with probability
+    ``full_fraction``, otherwise a random non-empty subset.
 
-    Example: ``"a photo of a red object"``, ``"a small star"``, ``"there is an orange thing"``.
+    Example: ``"a photo of a small red circle"``, ``"a photo of a red object"``, ``"there is an orange thing"``.
     """
     while True:
-        use = rng.random(3) < (0.6, 0.4, 0.6)  # colour, size, shape
-        if use.any():
+        use = np.ones(3, dtype=bool) if rng.random() < full_fraction else rng.random(3) < (0.6, 0.4, 0.6)
+        if use.any():  # (colour, size, shape)
             break
     words = []
     if use[1]:
@@ -76,6 +77,24 @@ def make_prompt_caption(obj, rng: np.random.Generator) -> str:
     return template.replace("{a}", "an" if phrase[0] in "aeiou" else "a").format(phrase)
 
 
+def make_contrast_group(rng: np.random.Generator) -> list:
+    """Single-object scenes that share colour and size and differ only in shape, one per shape.
+
+    Put in one batch, their captions can only be told apart by shape: in-batch hard negatives that teach the
+    image tower shape far sooner than random batches, where colour alone separates most pairs.
+    """
+    from dataclasses import replace
+
+    from mmlens import data
+
+    scenes = []
+    base = data.make_scene(rng, n_objects=1).objects[0]
+    for shape in rng.permutation(data.SHAPES):
+        obj = data.make_scene(rng, n_objects=1).objects[0]  # a fresh position
+        scenes.append(data.Scene(objects=(replace(obj, shape=str(shape), colour=base.colour, size=base.size),)))
+    return scenes
+
+
 def make_training_batch(rng: np.random.Generator, batch_size: int, tokenizer: Callable, data_cfg: dict) -> dict:
     """One batch drawn fresh from the synthetic world.
 
@@ -84,8 +103,10 @@ def make_training_batch(rng: np.random.Generator, batch_size: int, tokenizer: Ca
         batch_size: number of (image, caption) pairs.
         tokenizer: maps a list of captions to token ids.
         data_cfg: the recipe's ``"data"`` dict: ``single_object_fraction`` (scenes with one object and a
-            prompt-style caption), ``n_objects`` (range for the rest), ``caption_kinds`` ({kind: weight}
-            for ``make_caption``), ``resolution``.
+            prompt-style caption), ``full_caption_fraction`` (how often such a caption names every
+            attribute), ``contrast_group_fraction`` (part of the batch made of :func:`make_contrast_group`
+            groups, captioned in full), ``n_objects`` (range for the rest), ``caption_kinds``
+            ({kind: weight} for ``make_caption``), ``resolution``.
 
     Returns:
         ``{"images": float (B, 3, H, W) normalised with mean/std 0.5, "tokens": LongTensor (B, T),
@@ -99,10 +120,16 @@ def make_training_batch(rng: np.random.Generator, batch_size: int, tokenizer: Ca
     weights /= weights.sum()
     resolution = data_cfg.get("resolution", 64)
     images, captions = [], []
-    for _ in range(batch_size):
+    n_groups = int(batch_size * data_cfg.get("contrast_group_fraction", 0.0)) // len(data.SHAPES)
+    for _ in range(n_groups):
+        for scene in make_contrast_group(rng):
+            images.append(render(scene, resolution=resolution))
+            captions.append(make_prompt_caption(scene.objects[0], rng, full_fraction=1.0))
+    full = data_cfg.get("full_caption_fraction", 0.0)
+    for _ in range(batch_size - len(images)):
         if rng.random() < data_cfg["single_object_fraction"]:
             scene = data.make_scene(rng, n_objects=1)
-            caption = make_prompt_caption(scene.objects[0], rng)
+            caption = make_prompt_caption(scene.objects[0], rng, full_fraction=full)
         else:
             scene = data.make_scene(rng, n_objects=tuple(data_cfg["n_objects"]))
             kind = kinds[int(rng.choice(len(kinds), p=weights))]

@@ -12,7 +12,7 @@ TRUE_COLOUR = "#2a9d3a"  # the paired (ground-truth) match
 VALID_COLOUR = "#e08e0b"  # not the pair, but the caption is true of the scene
 OTHER_COLOUR = "#bbbbbb"
 
-__all__ = ["plot_search_results", "plot_recall_bars", "plot_search_cost", "plot_index_tradeoff",
+__all__ = ["plot_search_results", "plot_gallery_search", "plot_recall_bars", "plot_search_cost", "plot_index_tradeoff",
            "plot_few_shot_curves"]
 
 
@@ -97,6 +97,50 @@ def plot_search_results(
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
+
+
+def plot_gallery_search(gallery, queries: Sequence[int], direction: str = "text_to_image", k: int = 5,
+                        row_titles: Sequence[str] | None = None, title: str | None = None, item_size: float = 1.25):
+    """Search a :class:`mmlens.retrieval.Gallery` with some of its own items and draw the results.
+
+    The paired result is framed green; for text<->image search, results of which the caption is true are framed
+    orange (:func:`mmlens.retrieval.caption_true_hits`).
+
+    Args:
+        gallery: scenes, captions, images and embeddings (:func:`mmlens.retrieval.make_gallery`).
+        queries: gallery indices of the queries (captions for text->image, images otherwise).
+        direction: ``"text_to_image"``, ``"image_to_text"`` or ``"image_to_image"`` (the query itself is skipped).
+        k: results per query.
+        row_titles, title, item_size: see :func:`plot_search_results`.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import torch
+
+    from mmlens import retrieval
+
+    queries = [int(q) for q in queries]
+    q = torch.tensor(queries)
+    if direction == "text_to_image":
+        ids = retrieval.text_to_image(gallery.text_emb[q], gallery.image_emb, k)[1]
+        shown_queries, results = [gallery.captions[i] for i in queries], gallery.images
+    elif direction == "image_to_text":
+        ids = retrieval.image_to_text(gallery.image_emb[q], gallery.text_emb, k)[1]
+        shown_queries, results = [gallery.images[i] for i in queries], gallery.captions
+    elif direction == "image_to_image":
+        scores = retrieval.cosine_scores(gallery.image_emb[q], gallery.image_emb)
+        ids = retrieval.top_k(scores, k, exclude=q)[1]
+        shown_queries, results = [gallery.images[i] for i in queries], gallery.images
+    else:
+        raise ValueError(f"direction must be 'text_to_image', 'image_to_text' or 'image_to_image', got {direction!r}")
+    rows = ids.tolist()
+    is_true = [[j == i for j in row] for i, row in zip(queries, rows)]
+    valid = None
+    if direction != "image_to_image":
+        valid = retrieval.caption_true_hits(gallery.captions, gallery.scenes, ids, direction, queries).tolist()
+    return plot_search_results(shown_queries, [[results[j] for j in row] for row in rows], is_true, valid,
+                               row_titles=row_titles, title=title, item_size=item_size)
 
 
 def plot_recall_bars(recalls: Mapping[str, Mapping[str, float]], ax=None, title: str | None = None):

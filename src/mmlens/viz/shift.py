@@ -190,7 +190,7 @@ def plot_photo_predictions(photos: Mapping[str, object], predictions: Mapping[st
 
 
 def plot_ranked_texts(image, ranked: Sequence[tuple], title: str | None = None, resolution: int = 160,
-                      wrap: int = 52, header: str | None = None):
+                      wrap: int = 64, header: str | None = None):
     """One image beside texts ranked by a model, with a bar per score (captioning, question answering).
 
     Args:
@@ -230,7 +230,7 @@ def plot_ranked_texts(image, ranked: Sequence[tuple], title: str | None = None, 
         frac = (score - lo) / (hi - lo) if hi > lo else 1.0
         ax_txt.barh(i, 0.22 * frac, left=0.0, height=0.6, color="#dbe9f6", edgecolor="#9bbbd9")
         ax_txt.text(0.01, i, f"{score:.3f}", va="center", fontsize=8.5, family="monospace")
-        ax_txt.text(0.25, i, textwrap.shorten(text, wrap, placeholder="…"), va="center", fontsize=9.5,
+        ax_txt.text(0.25, i, textwrap.shorten(text, wrap, placeholder="…"), va="center", fontsize=9,
                     color=colour, fontweight="bold" if i == 0 else "normal")
     fig.tight_layout()
     return fig
