@@ -65,12 +65,12 @@ def test_antialias_and_pil():
     hard = render_scene(scene, 64)
     assert r.image.shape == (64, 64, 3) and np.array_equal(r.masks, hard.masks)
     changed = (r.image != hard.image).any(-1)
-    ids = np.pad(hard.id_map, 1, mode="edge")
+    ids = np.pad(hard.id_map, 2, mode="edge")
     edge = np.zeros_like(changed)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            edge |= ids[1 + dy : 65 + dy, 1 + dx : 65 + dx] != hard.id_map
-    assert changed.sum() > 0 and not (changed & ~edge).any()  # only pixels next to an edge blend
+    for dy in (-2, -1, 0, 1, 2):  # within two pixels of an edge: a thin tip may miss every pixel centre
+        for dx in (-2, -1, 0, 1, 2):
+            edge |= ids[2 + dy : 66 + dy, 2 + dx : 66 + dx] != hard.id_map
+    assert changed.sum() > 0 and not (changed & ~edge).any()  # only pixels near an edge blend
     pil = hard.pil()
     assert isinstance(pil, Image.Image) and pil.size == (64, 64) and pil.mode == "RGB"
 

@@ -157,3 +157,18 @@ def test_bad_arguments_raise_value_error_naming_the_value(call, value):
 
 def test_shapes_and_colours_constants():
     assert SHAPES[:4] == ("circle", "square", "triangle", "star") and len(SHAPES) >= 4 and len(COLOURS) >= 6
+
+
+def test_centres_lie_on_the_position_lattice_unless_continuous():
+    import numpy as np
+
+    from mmlens.data import WorldConfig, make_scenes
+
+    scenes = make_scenes(500, seed=3, n_objects=(1, 4))
+    coords = np.array([(o.x, o.y) for s in scenes for o in s.objects]) * 16 - 0.5
+    assert np.allclose(coords, np.round(coords))  # (k + 0.5) / 16
+    free = make_scenes(50, seed=3, n_objects=(1, 4), world=WorldConfig(position_grid=None))
+    coords = np.array([(o.x, o.y) for s in free for o in s.objects]) * 16 - 0.5
+    assert not np.allclose(coords, np.round(coords))
+    with pytest.raises(ValueError, match="position_grid"):
+        WorldConfig(position_grid=2)

@@ -86,7 +86,7 @@ def test_linear_probe_leaves_unseen_classes_unpredictable():
 
 
 def test_zero_shot_init_probe_starts_from_and_stays_near_zero_shot():
-    x, y, protos = _task(noise=1.0, seed=1)
+    x, y, protos = _task(n_per_class=10, noise=1.0, seed=1)
     w0 = F.normalize(protos + 0.3 * torch.randn(protos.shape, generator=torch.Generator().manual_seed(9)), dim=-1)
     idx = sample_few_shot(y, 1, seed=0)
     # a modest logit scale leaves the one-shot examples with a loss worth reducing
@@ -129,3 +129,21 @@ def test_zero_shot_worth_interpolates_in_log_k():
     assert zero_shot_worth(curve, 0.6) == pytest.approx(4.0)
     assert zero_shot_worth(curve, 0.1) == 1.0
     assert zero_shot_worth(curve, 0.9) == float("inf")
+
+
+def test_exercise_checkers_accept_solutions_and_reject_mistakes():
+    from mmlens.exercises.fewshot import check_few_shot_indices, check_nearest_centroid
+
+    assert check_few_shot_indices(lambda labels, k, seed: sample_few_shot(labels, k, seed))
+    fixed = check_few_shot_indices(lambda labels, k, seed: sample_few_shot(labels, k, 0))
+    assert not fixed and "same examples" in repr(fixed)
+    first_k = check_few_shot_indices(lambda labels, k, seed: torch.arange(4 * k))
+    assert not first_k
+
+    def prototypes(features, labels):
+        return F.normalize(torch.stack([features[labels == c].mean(0) for c in range(int(labels.max()) + 1)]), dim=-1)
+
+    assert check_nearest_centroid(prototypes)
+    unnormalised = check_nearest_centroid(lambda f, y: 3 * prototypes(f, y))
+    assert not unnormalised and "normalise" in repr(unnormalised)
+    assert not check_nearest_centroid(lambda f, y: prototypes(f, y).flip(0))

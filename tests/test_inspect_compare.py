@@ -8,7 +8,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from mmlens.data import WordTokenizer, parse_caption  # noqa: E402
+from mmlens.inspect.localisation import map_auc, score_maps  # noqa: E402
 from mmlens.inspect.compare import (  # noqa: E402
+    contrast_map,
+    fast_map_auc,
     format_score_table,
     make_localisation_set,
     score_heads,
@@ -55,7 +58,7 @@ def test_images_are_preprocessed_once_per_scene(two_object_set):
 
     def preprocess(pil):
         calls.append(1)
-        return torch.as_tensor(np.asarray(pil), dtype=torch.float32).permute(2, 0, 1) / 255
+        return torch.as_tensor(np.array(pil), dtype=torch.float32).permute(2, 0, 1) / 255
 
     images = two_object_set.images(preprocess)
     assert images.shape == (12, 3, 64, 64) and len(calls) == 6
@@ -99,8 +102,7 @@ def test_selectivity_auc():
 def test_score_methods_separates_text_blind_from_text_conditioned_maps(two_object_set):
     pairs = two_object_set
     oracle = np.stack([t.astype(float) for t in pairs.targets])  # the named object
-    blind = np.stack([(t | d.any(0)).astype(float) + 0.01 * t for t, d in  # every object, first one a bit more
-                      zip([p.masks[0] for p in pairs.rendered], pairs.distractors)])
+    # text-blind: every object lit, the scene's first object a little more, whatever the text says
     blind = np.stack([r.masks.any(0).astype(float) + 0.01 * r.masks[0] for r in pairs.rendered])
     table = score_methods({"oracle": oracle, "blind": blind}, pairs.targets, pairs.distractors)
     assert table["oracle"]["pointing"] == 1.0 and table["oracle"]["selectivity"] == 1.0
@@ -170,3 +172,38 @@ def test_plot_head_scores():
     plt.close(fig)
     with pytest.raises(ValueError, match="layer, head"):
         plot_head_scores(np.zeros(3))
+
+
+def test_contrast_map_finds_every_object_and_ignores_the_text(two_object_set):
+    pairs = two_object_set
+    maps = contrast_map(pairs.rendered)
+    assert maps.shape == (12, 64, 64)
+    for m, r in zip(maps, pairs.rendered):
+        objects = r.masks.any(0)
+        assert (m[~objects] == 0).all() and (m[objects] > 0).all()
+    table = score_methods({"contrast": maps}, pairs.targets, pairs.distractors)
+    assert table["contrast"]["auc"] > 0.9  # every object stands out from the background ...
+    assert table["contrast"]["pointing"] + table["contrast"]["pointing_other"] == 1.0  # ... always on an object
+    with pytest.raises(ValueError, match="RenderedScene"):
+        contrast_map([np.zeros((4, 4, 3))])
+
+
+def test_fast_map_auc_equals_map_auc_ties_included():
+    rng = np.random.default_rng(0)
+    pairs = make_localisation_set(3, n_objects=2, seed=0)
+    for target in pairs.targets:
+        for saliency in (rng.random((8, 8)), np.round(rng.random((64, 64)) * 3), torch.rand(8, 8)):
+            assert fast_map_auc(saliency, target) == pytest.approx(map_auc(saliency, target), abs=1e-12)
+    assert fast_map_auc(pairs.targets[0].astype(float), pairs.targets[0]) == 1.0
+    with pytest.raises(ValueError, match="background"):
+        fast_map_auc(rng.random((8, 8)), np.ones((64, 64), dtype=bool))
+
+
+def test_score_methods_agrees_with_score_maps(two_object_set):
+    maps = torch.rand(len(two_object_set), 8, 8, generator=torch.Generator().manual_seed(0))
+    row = score_methods({"random": maps}, two_object_set.targets)["random"]
+    expected = score_maps(maps, two_object_set.targets)
+    assert row.keys() == expected.keys()
+    assert all(row[k] == pytest.approx(expected[k]) for k in row)
+    with pytest.raises(ValueError, match="one map per pair"):
+        score_methods({"random": maps[:3]}, two_object_set.targets)

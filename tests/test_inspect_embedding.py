@@ -227,9 +227,12 @@ def test_layer_head_explorer_constructs_without_kernel_and_redraws():
     assert (layer_slider.max, head_slider.max) == (3, 1)
     layer_slider.value = 2
     head_slider.value = 1
-    assert calls[-2:] == [(2, 0), (2, 1)]
-    assert plt.get_fignums() == []  # each drawn figure is closed after display
-    only_layers = make_layer_head_explorer(lambda layer: calls.append(layer), n_layers=3)
+    assert calls == [(0, 0), (2, 0), (2, 1)]  # the first view is drawn at construction
+    assert box.children[2].value[:8] == b"\x89PNG\r\n\x1a\n"  # each view is a PNG image
+    assert plt.get_fignums() == []  # each drawn figure is closed after rendering
+    only_layers = make_layer_head_explorer(lambda layer: plt.subplots()[0], n_layers=3)
     assert len(only_layers.children[1].children) == 1
+    with pytest.raises(ValueError, match="no matplotlib figure"):
+        make_layer_head_explorer(lambda layer: None, n_layers=3)
     with pytest.raises(ValueError, match="n_layers"):
         make_layer_head_explorer(draw, n_layers=0)

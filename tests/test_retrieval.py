@@ -290,3 +290,14 @@ def test_exercise_checkers_accept_solutions_and_reject_mistakes():
     assert check_probe_lists(probe)
     assert not check_probe_lists(lambda q, c, p: probe(q, c, p).flip(0) if p > 1 else probe(q, c, p))
     assert not check_probe_lists(lambda q, c, p: (q @ c.T).topk(p, largest=False).indices)
+
+
+def test_ivf_single_query_path_agrees_with_batched_search():
+    x = _clustered(500, n_centres=20, seed=7)
+    ivf = IVFIndex(x, n_lists=16, seed=0)
+    queries = x[:12] + 0.05
+    batched_scores, batched_ids = ivf.search(queries, k=6, nprobe=3)
+    for q in range(12):
+        scores, ids = ivf.search(queries[q : q + 1], k=6, nprobe=3)
+        assert torch.allclose(scores[0], batched_scores[q], atol=1e-6)
+        assert set(ids[0].tolist()) == set(batched_ids[q].tolist())

@@ -346,7 +346,8 @@ def count_true_scenes(captions: Sequence[str], scenes: Sequence) -> torch.Tensor
     from mmlens.data.checker import evaluate_caption
     from mmlens.data.grammar import parse_caption
 
-    return torch.tensor([sum(evaluate_caption(parse_caption(c), s) for s in scenes) for c in captions])
+    parsed = [parse_caption(c) for c in captions]
+    return torch.tensor([sum(evaluate_caption(p, s) for s in scenes) for p in parsed])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -432,13 +433,8 @@ class IVFIndex:
         counts = torch.bincount(assignment, minlength=n_lists)  # (L,)
         self.offsets = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)])  # (L + 1,)
         self.list_sizes = counts
-        # padded lists, so one gather serves any set of probed lists: ids -1 and zero vectors pad each list
-        width = int(counts.max())
-        slot = torch.arange(n) - self.offsets[assignment[self.order]]  # position of each vector in its list
-        self.list_ids = torch.full((n_lists, width), -1, dtype=torch.long)  # (L, W)
-        self.list_ids[assignment[self.order], slot] = self.order
-        self.list_vectors = torch.zeros(n_lists, width, self.vectors.shape[1])  # (L, W, D)
-        self.list_vectors[assignment[self.order], slot] = self.vectors[self.order]
+        self.grouped = self.vectors[self.order]  # (N, D): list l is rows offsets[l]:offsets[l + 1]
+        self._bounds = list(zip(self.offsets[:-1].tolist(), self.offsets[1:].tolist()))
 
     @property
     def n_lists(self) -> int:
@@ -451,7 +447,7 @@ class IVFIndex:
         """The ``nprobe`` lists whose centroids are most similar to each query: ``(Q, nprobe)``."""
         if not 1 <= nprobe <= self.n_lists:
             raise ValueError(f"nprobe must be between 1 and n_lists ({self.n_lists}), got {nprobe}")
-        return top_k(cosine_scores(queries, self.centroids), nprobe)[1]
+        return top_k(cosine_scores(queries, self.centroids), nprobe, stable=False)[1]
 
     def search(self, queries, k: int = 10, nprobe: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """``(scores (Q, k), indices (Q, k))`` among the members of the ``nprobe`` probed lists.
@@ -461,20 +457,27 @@ class IVFIndex:
         """
         queries = F.normalize(_as_2d(queries, "queries"), dim=-1)
         _check_k(k, len(self.vectors))
-        out_scores, out_ids = [], []
-        for chunk in queries.split(64):  # bounds the memory of the gathered lists
-            lists = self.probe(chunk, nprobe)  # (q, nprobe)
-            ids = self.list_ids.index_select(0, lists.flatten()).view(len(chunk), -1)  # (q, nprobe * W)
-            vectors = self.list_vectors.index_select(0, lists.flatten())  # (q * nprobe, W, D)
-            vectors = vectors.view(len(chunk), ids.shape[1], -1)  # (q, nprobe * W, D)
-            scores = torch.einsum("qcd,qd->qc", vectors, chunk).masked_fill(ids < 0, -torch.inf)
-            m = min(k, scores.shape[1])
-            top, best = torch.topk(scores, m, dim=1)  # (q, m)
-            found = ids.gather(1, best).masked_fill(torch.isinf(top), -1)
-            pad = k - m
-            out_scores.append(F.pad(top, (0, pad), value=-torch.inf))
-            out_ids.append(F.pad(found, (0, pad), value=-1))
-        return torch.cat(out_scores), torch.cat(out_ids)
+        lists = self.probe(queries, nprobe)  # (Q, nprobe)
+        if len(queries) == 1:  # one query: score the opened lists' contiguous rows, nothing else
+            spans = [self._bounds[l] for l in lists[0].tolist()]
+            scores = torch.cat([self.grouped[a:b] @ queries[0] for a, b in spans])  # (n_candidates,)
+            ids = torch.cat([self.order[a:b] for a, b in spans])
+            scores, ids = scores[None], ids[None]
+        else:
+            width = int(self.list_sizes.max())
+            scores = torch.full((len(queries), nprobe, width), -torch.inf)  # (Q, nprobe, W)
+            ids = torch.full((len(queries), nprobe, width), -1, dtype=torch.long)
+            # loop over lists, not queries: each opened list is read once for all the queries that probe it
+            for l in torch.unique(lists).tolist():
+                rows, slots = torch.nonzero(lists == l, as_tuple=True)  # queries probing l, at which rank
+                a, b = self._bounds[l]
+                scores[rows, slots, : b - a] = queries[rows] @ self.grouped[a:b].T  # (q_l, size)
+                ids[rows, slots, : b - a] = self.order[a:b]
+            scores, ids = scores.flatten(1), ids.flatten(1)  # (Q, nprobe * W)
+        m = min(k, scores.shape[1])
+        top, best = torch.topk(scores, m, dim=1)  # (Q, m)
+        found = ids.gather(1, best).masked_fill(torch.isinf(top), -1)
+        return F.pad(top, (0, k - m), value=-torch.inf), F.pad(found, (0, k - m), value=-1)
 
     def vectors_scored(self, queries, nprobe: int = 1) -> float:
         """Mean dot products per query: the ``n_lists`` centroids plus the members of the probed lists."""

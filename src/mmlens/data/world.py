@@ -164,6 +164,10 @@ class WorldConfig:
         size_scale: multiplies every radius (1 = standard sizes).
         margin: gap between objects and the image border, fraction of the side.
         gap: minimum gap between two objects' bounding circles, fraction of the side.
+        position_grid: object centres lie on a ``position_grid x position_grid`` lattice of cell centres
+            (16: every 4 pixels at 64 x 64, i.e. two offsets per 8-pixel patch); ``None`` = continuous.
+            A small ViT learns shapes far sooner when an object can sit at only a few offsets relative
+            to its patch grid: a patch embedding is equivariant to shifts of whole patches only.
     """
 
     max_objects: int = 4
@@ -178,6 +182,7 @@ class WorldConfig:
     size_scale: float = 1.0
     margin: float = 0.02
     gap: float = 0.03
+    position_grid: int | None = 16
     _tables: dict = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -206,6 +211,8 @@ class WorldConfig:
                 f"max_objects={self.max_objects} objects do not fit at size_scale={self.size_scale}: at most "
                 f"{capacity} fit; lower max_objects or size_scale"
             )
+        if self.position_grid is not None and not (isinstance(self.position_grid, int) and self.position_grid >= 4):
+            raise ValueError(f"position_grid={self.position_grid!r} must be an int >= 4, or None for continuous positions")
         set_("held_out", _normalise_held_out(self.held_out))
         set_("_tables", {split: _sampling_tables(self, split) for split in SPLITS})
 
@@ -338,9 +345,19 @@ def _shared_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return rng
 
 
+def _snap(v: float, lo: float, hi: float, grid: int | None) -> float:
+    """The lattice point ``(k + 0.5) / grid`` nearest to ``v`` within ``[lo, hi]`` (``v`` if none or no grid)."""
+    if grid is None:
+        return v
+    k = min(max(math.floor(v * grid), math.ceil(lo * grid - 0.5)), math.floor(hi * grid - 0.5))
+    point = (k + 0.5) / grid
+    return point if lo - 1e-9 <= point <= hi + 1e-9 else v
+
+
 def _place(radii: list[float], rng: np.random.Generator, world: WorldConfig) -> list[tuple[float, float]]:
-    """Centres for circles of ``radii`` inside the unit square, keeping ``margin`` and ``gap``."""
-    n, tries = len(radii), 32
+    """Centres for circles of ``radii`` inside the unit square, keeping ``margin`` and ``gap`` (on the
+    position lattice when ``world.position_grid`` is set)."""
+    n, tries, grid = len(radii), 32, world.position_grid
     order = sorted(range(n), key=lambda k: -radii[k])  # large objects first: much higher success rate
     margin, gap = world.margin, world.gap
     for _ in range(4):
@@ -351,7 +368,8 @@ def _place(radii: list[float], rng: np.random.Generator, world: WorldConfig) -> 
             r = radii[idx]
             lo, span = r + margin, 1.0 - 2 * (r + margin)
             for t in range(k * tries * 2, (k + 1) * tries * 2, 2):
-                cx, cy = lo + span * block[t], lo + span * block[t + 1]
+                cx = _snap(lo + span * block[t], lo, lo + span, grid)
+                cy = _snap(lo + span * block[t + 1], lo, lo + span, grid)
                 for px, py, pr in placed:
                     if (cx - px) ** 2 + (cy - py) ** 2 < (pr + r) ** 2:
                         break
@@ -374,7 +392,8 @@ def _place(radii: list[float], rng: np.random.Generator, world: WorldConfig) -> 
         xy = []
         for c in (col, row):
             lo, hi = margin + c * cell + r, margin + (c + 1) * cell - r
-            xy.append(lo + (hi - lo) * float(rng.random()) if hi > lo else (lo + hi) / 2)
+            v = lo + (hi - lo) * float(rng.random()) if hi > lo else (lo + hi) / 2
+            xy.append(_snap(v, lo, hi, grid))
         centres.append(tuple(xy))
     return centres
 

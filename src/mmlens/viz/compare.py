@@ -62,12 +62,16 @@ def plot_method_comparison(
         ax.imshow(img)
         ax.set_xticks([])
         ax.set_yticks([])
+        for spine in ax.spines.values():  # a thin grey frame: white backgrounds need an edge
+            spine.set_visible(True)
+            spine.set_edgecolor("0.7")
+            spine.set_linewidth(0.8)
         if row_labels is not None:
             ax.set_ylabel(row_labels[i], fontsize=8, rotation=0, ha="right", va="center", wrap=True)
         for j, method in enumerate(methods, start=1):
             plot_attention_overlay(img, _np(maps[method][i]), ax=axes[i, j], alpha=alpha, cmap=cmap)
         if targets is not None:
-            for j in range(cols):
+            for j in range(1, cols):  # the outline on the bare image would hide its edge
                 _outline(axes[i, j], targets[i])
     for j, title in enumerate(["image"] + methods):
         axes[0, j].set_title(title, fontsize=9)

@@ -341,19 +341,23 @@ def make_layer_head_explorer(draw: Callable, n_layers: int, n_heads: int | None 
                              head: int = 0, description: str = ""):
     """An ipywidgets explorer: sliders for layer (and head) redraw a figure, for live notebook sessions.
 
-    In the static book the sliders do nothing (no kernel); show a fixed figure there as well.
+    Each view is rendered to PNG and shown in an ``ipywidgets.Image``, so drawing never writes to the
+    cell's output (the stored output is the same under any kernel and under nbval). In the static book
+    the sliders do nothing (no kernel); show a fixed figure there as well.
 
     Args:
-        draw: ``draw(layer, head)`` (or ``draw(layer)`` when ``n_heads`` is None) that draws with matplotlib
-            (it may return the Figure) or returns anything displayable.
+        draw: ``draw(layer, head)`` (or ``draw(layer)`` when ``n_heads`` is None) that draws one matplotlib
+            figure (returned, or left as the current figure).
         n_layers: number of layers; the layer slider spans ``0 .. n_layers - 1``.
         n_heads: number of heads, or ``None`` for a layer slider only.
         layer, head: initial values.
         description: a line of text above the sliders.
 
     Returns:
-        ``ipywidgets.VBox`` of ``[HTML description, HBox(sliders), Output]``; moving a slider redraws.
+        ``ipywidgets.VBox`` of ``[HTML description, HBox(sliders), Image]``; moving a slider redraws.
     """
+    import io
+
     import ipywidgets as widgets
 
     if not callable(draw):
@@ -371,39 +375,24 @@ def make_layer_head_explorer(draw: Callable, n_layers: int, n_heads: int | None 
     if n_heads is not None:
         head_slider = widgets.IntSlider(value=head, min=0, max=n_heads - 1, description="head", continuous_update=False)
         sliders.append(head_slider)
-    output = widgets.Output()
+    image = widgets.Image(format="png")
 
     def redraw(change=None):
         import matplotlib.pyplot as plt
 
         args = (layer_slider.value,) if head_slider is None else (layer_slider.value, head_slider.value)
-        output.clear_output(wait=True)
-        with output:
-            result = draw(*args)
-            fig = result if hasattr(result, "savefig") else (plt.gcf() if plt.get_fignums() else None)
-            if fig is not None:
-                from IPython.display import display
-
-                display(fig)
-                plt.close(fig)
-            elif result is not None:
-                from IPython.display import display
-
-                display(result)
+        result = draw(*args)
+        fig = result if hasattr(result, "savefig") else (plt.gcf() if plt.get_fignums() else None)
+        if fig is None:
+            raise ValueError("draw(...) drew no matplotlib figure; draw one (and return it)")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+        image.value = buffer.getvalue()
 
     for slider in sliders:
         slider.observe(redraw, names="value")
-    box = widgets.VBox([widgets.HTML(description), widgets.HBox(sliders), output])
+    box = widgets.VBox([widgets.HTML(description), widgets.HBox(sliders), image])
     box.redraw = redraw  # so a notebook (or a test) can redraw explicitly
-    if _kernel_running():  # without a kernel (tests, scripts) nothing could show the first view
-        redraw()
+    redraw()
     return box
-
-
-def _kernel_running() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    ip = get_ipython()
-    return ip is not None and getattr(ip, "kernel", None) is not None

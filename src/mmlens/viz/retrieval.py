@@ -72,7 +72,7 @@ def plot_search_results(
         raise ValueError(f"need one results row and one is_true row per query, got {n_rows} queries, "
                          f"{len(results)} result rows, {len(is_true)} is_true rows")
     k = len(results[0])
-    fig, axes = plt.subplots(n_rows, k + 1, figsize=(item_size * (k + 1) + 0.3, item_size * n_rows + 0.6),
+    fig, axes = plt.subplots(n_rows, k + 1, figsize=(item_size * (k + 1) + 0.3, (item_size + 0.2) * n_rows + 0.6),
                              squeeze=False)
     for r in range(n_rows):
         _draw_item(axes[r, 0], queries[r])
@@ -89,10 +89,13 @@ def plot_search_results(
                 _frame(ax, OTHER_COLOUR, 1)
             if r == 0:
                 ax.set_title(f"#{c + 1}", fontsize=8)
-    handles = [Line2D([], [], color=TRUE_COLOUR, lw=4, label="the paired match")]
+    handles = []
+    if any(any(row) for row in is_true):
+        handles.append(Line2D([], [], color=TRUE_COLOUR, lw=4, label="the paired match"))
     if is_valid is not None:
         handles.append(Line2D([], [], color=VALID_COLOUR, lw=3, label="another correct match (caption is true)"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
@@ -189,13 +192,14 @@ def plot_search_cost(cost, axes=None, title: str | None = None):
         title: figure title.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     sizes = np.asarray(cost.sizes)
     ivf_label = f"IVF (nprobe={cost.nprobe}, √N lists)"
     panels = [
-        (axes[0], cost.exact_seconds, cost.ivf_seconds, "seconds per query (wall clock)", 1e3, "ms per query"),
+        (axes[0], cost.exact_seconds, cost.ivf_seconds, "time per query (wall clock)", 1e3, "ms per query"),
         (axes[1], cost.exact_scored, cost.ivf_scored, "vectors scored per query", 1, "vectors scored per query"),
     ]
     for ax, exact, ivf, panel_title, scale, ylabel in panels:
@@ -203,6 +207,8 @@ def plot_search_cost(cost, axes=None, title: str | None = None):
         ax.plot(sizes, np.asarray(ivf) * scale, "s-", label=ivf_label)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("gallery size N")
         ax.set_ylabel(ylabel)
         ax.set_title(panel_title, fontsize=10)
@@ -255,7 +261,7 @@ def plot_few_shot_curves(curves: Mapping, zero_shot: Mapping[str, float], chance
     tasks = list(curves)
     if not tasks or any(t not in zero_shot for t in tasks):
         raise ValueError(f"need a zero-shot accuracy for every task {tasks}, got {list(zero_shot)}")
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.3 * len(tasks), 3.2), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.3 * len(tasks), 3.5), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks):
         families = [(curves[task], "linear probe", "C0", "o-")]
         if extra is not None and task in extra:
@@ -264,17 +270,24 @@ def plot_few_shot_curves(curves: Mapping, zero_shot: Mapping[str, float], chance
             ks, mean, std = np.asarray(curve.ks), curve.mean, curve.std
             ax.plot(ks, mean, style, color=colour, label=label, ms=4)
             ax.fill_between(ks, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
-        ax.axhline(zero_shot[task], color="C3", ls="--", label=f"zero-shot ({zero_shot[task]:.2f})")
+        ax.axhline(zero_shot[task], color="C3", ls="--", label="zero-shot")
         if chance is not None and task in chance:
             ax.axhline(chance[task], color="grey", ls=":", label="chance")
         ax.set_xscale("log", base=2)
         ax.set_xticks(ks, [str(k) for k in ks])
         ax.set_xlabel("labelled examples per class")
-        ax.set_title(task)
+        ax.set_title(f"{task} (zero-shot {zero_shot[task]:.2f})", fontsize=10)
         ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=7, loc="lower right", frameon=False)
     axes[0, 0].set_ylabel("test accuracy")
+    handles, names = [], []
+    for ax in axes[0]:
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    names = [n + " (mean ± std over seeds)" if n.startswith(("linear", "probe")) else n for n in names]
+    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return axes[0]
