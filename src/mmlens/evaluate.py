@@ -153,8 +153,9 @@ def zero_shot_predict(
         templates: prompt templates with ``"{}"``.
 
     Returns:
-        ``{"accuracy": float, "predictions": LongTensor (N,), "labels": LongTensor (N,),
-        "logits": Tensor (N, C), "confusion": LongTensor (C, C) [true, predicted], "class_names": list}``.
+        A dict with ``"accuracy"`` (float), ``"predictions"`` and ``"labels"`` (LongTensor (N,)),
+        ``"logits"`` (Tensor (N, C)), ``"confusion"`` (LongTensor (C, C), [true, predicted]) and
+        ``"class_names"``.
     """
     x = _as_image_batch(images, preprocess)
     y = _label_indices(labels, class_names)

@@ -341,11 +341,11 @@ def two_object_choices(
     Scenes have two objects that differ in ``attribute``; the classifier has one prompt per class.
 
     Returns:
-        ``{"top1_present": fraction whose best class is one of the two objects',
-        "top2_both": fraction whose two best classes are exactly the two objects',
-        "picks_larger": among scenes with one small and one large object, fraction whose best class is the
-        large one's (NaN if none), "probs": (N, C) softmax at the model's logit scale,
-        "scenes": the scenes, "class_names": names}``.
+        A dict with ``"top1_present"`` (fraction whose best class is one of the two objects'),
+        ``"top2_both"`` (fraction whose two best classes are exactly the two objects'), ``"picks_larger"``
+        (among scenes with one small and one large object, fraction whose best class is the large one's;
+        NaN if none), ``"probs"`` ((N, C) softmax at the model's logit scale), ``"scenes"`` and
+        ``"class_names"``.
     """
     from mmlens.data import make_scenes, render_scene
 
@@ -393,8 +393,9 @@ def binding_test(
     in the picture; only the binding differs.
 
     Returns:
-        ``{"true_beats_swapped": fraction of (scene, object) cases where the true prompt scores higher,
-        "n_cases": int, "examples": list of (scene, true prompt, swapped prompt, true score, swapped score)}``.
+        A dict with ``"true_beats_swapped"`` (fraction of (scene, object) cases where the true prompt scores
+        higher), ``"n_cases"`` and ``"examples"`` (a list of (scene, true prompt, swapped prompt, true score,
+        swapped score)).
     """
     from mmlens.data import make_scenes, render_scene
 

@@ -109,8 +109,8 @@ def make_training_batch(rng: np.random.Generator, batch_size: int, tokenizer: Ca
             ({kind: weight} for ``make_caption``), ``resolution``.
 
     Returns:
-        ``{"images": float (B, 3, H, W) normalised with mean/std 0.5, "tokens": LongTensor (B, T),
-        "captions": list[str]}``.
+        A dict with ``"images"`` (float (B, 3, H, W), normalised with mean and std 0.5), ``"tokens"``
+        (LongTensor (B, T)) and ``"captions"`` (list[str]).
     """
     from mmlens import data
 
