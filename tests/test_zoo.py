@@ -146,8 +146,10 @@ def test_shipped_weights_are_safetensors_listed_in_the_manifest():
     assert total <= 20 * 2**20
 
 
-@pytest.mark.parametrize("name, floor", [("tiny-clip", 0.95), ("tiny-siglip", 0.9)])
-def test_shipped_models_know_colours(name, floor):
+@pytest.mark.parametrize("name", ["tiny-clip", "tiny-siglip"])
+@pytest.mark.parametrize("attribute", ["colour", "shape", "size"])
+def test_shipped_models_classify_every_attribute_zero_shot(name, attribute):
+    # The shipped metrics say 0.996 to 1.0 on 1,000 test scenes; 200 other scenes must stay close.
     model, _, tokenizer = mmlens.load_model(name)
-    out = evaluate.attribute_zero_shot(model, tokenizer, "colour", n=200, seed=1)
-    assert out["accuracy"] >= floor
+    out = evaluate.attribute_zero_shot(model, tokenizer, attribute, n=200, seed=1)
+    assert out["accuracy"] >= 0.97

@@ -23,7 +23,7 @@ import torch
 
 from mmlens.data import make_scenes, render_scene
 from mmlens.data.render import RenderedScene
-from mmlens.inspect.localisation import _to_map, _to_mask, pointing_game, topk_iou
+from mmlens.inspect.localisation import _roc_auc, _to_map, _to_mask, map_auc, pointing_game, topk_iou
 
 DEFAULT_TEMPLATE = "a photo of a {colour} {shape}"
 
@@ -149,26 +149,6 @@ def contrast_map(rendered: Sequence[RenderedScene]) -> np.ndarray:
 # Scores
 
 
-def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC-AUC by the Mann-Whitney rank sum (ties share their mean rank): the same value as
-    scikit-learn's ``roc_auc_score``, without its input checks, which dominate the cost on small maps."""
-    from scipy.stats import rankdata
-
-    labels = np.asarray(labels, dtype=bool).ravel()
-    n_pos = int(labels.sum())
-    n_neg = labels.size - n_pos
-    ranks = rankdata(np.asarray(scores, dtype=np.float64).ravel())  # average ranks for ties
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def fast_map_auc(saliency, mask) -> float:
-    """:func:`~mmlens.inspect.localisation.map_auc` (same value, same checks), several times faster."""
-    mask = _to_mask(mask)
-    if mask.all() or not mask.any():
-        raise ValueError(f"AUC needs object and background pixels, but the mask covers {mask.mean():.0%} of the image")
-    return _roc_auc(mask, _to_map(saliency, mask.shape))
-
-
 def selectivity_auc(saliency, target, distractors) -> float:
     """Among object pixels only: ROC-AUC of the map for "this pixel is the named object".
 
@@ -226,7 +206,7 @@ def score_methods(
                              "pass one map per pair")
         row = {
             "pointing": float(np.mean([pointing_game(s, t) for s, t in zip(method_maps, targets)])),
-            "auc": float(np.mean([fast_map_auc(s, t) for s, t in zip(method_maps, targets)])),
+            "auc": float(np.mean([map_auc(s, t) for s, t in zip(method_maps, targets)])),
             "iou": float(np.mean([topk_iou(s, t) for s, t in zip(method_maps, targets)])),
             "n": len(method_maps),
         }
@@ -283,7 +263,7 @@ def score_heads(
     Returns:
         ``[layer, head]`` mean scores.
     """
-    fns = {"auc": fast_map_auc, "pointing": pointing_game, "iou": topk_iou}
+    fns = {"auc": map_auc, "pointing": pointing_game, "iou": topk_iou}
     if score not in fns:
         raise ValueError(f"score must be one of {sorted(fns)}, got {score!r}")
     head_maps = torch.as_tensor(np.asarray(head_maps)) if not torch.is_tensor(head_maps) else head_maps.detach()
@@ -303,7 +283,6 @@ def score_heads(
 __all__ = [
     "LocalisationSet",
     "contrast_map",
-    "fast_map_auc",
     "format_score_table",
     "make_localisation_set",
     "score_heads",

@@ -71,13 +71,22 @@ def map_auc(saliency, mask) -> float:
     Returns:
         AUC in ``[0, 1]``: 1 when every object pixel outscores every background pixel, 0.5 at chance.
     """
-    from sklearn.metrics import roc_auc_score
-
     mask = _to_mask(mask)
     if mask.all() or not mask.any():
         raise ValueError(f"AUC needs object and background pixels, but the mask covers {mask.mean():.0%} of the image")
-    s = _to_map(saliency, mask.shape)
-    return float(roc_auc_score(mask.ravel(), s.ravel()))
+    return _roc_auc(mask, _to_map(saliency, mask.shape))
+
+
+def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC by the Mann-Whitney rank sum (ties share their mean rank): the same value as
+    scikit-learn's ``roc_auc_score``, without its input checks, which dominate the cost on small maps."""
+    from scipy.stats import rankdata
+
+    labels = np.asarray(labels, dtype=bool).ravel()
+    n_pos = int(labels.sum())
+    n_neg = labels.size - n_pos
+    ranks = rankdata(np.asarray(scores, dtype=np.float64).ravel())  # average ranks for ties
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def topk_iou(saliency, mask, fraction: float | None = None) -> float:
