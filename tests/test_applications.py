@@ -124,6 +124,12 @@ def test_mutate_scene_keeps_scenes_valid_and_changes_them():
         changed += new != scene
         scene = new
     assert changed > 150
+    on_lattice = lambda v: abs(v * 16 - 0.5 - round(v * 16 - 0.5)) < 1e-6  # noqa: E731 (position_grid=16)
+    assert all(on_lattice(o.x) and on_lattice(o.y) for o in scene.objects)  # moves and adds stay on it
+    free, free_world = scene, data.WorldConfig(position_grid=None)
+    for _ in range(100):
+        free = apps.mutate_scene(free, rng, free_world)
+    assert not all(on_lattice(o.x) and on_lattice(o.y) for o in free.objects)
     a = apps.mutate_scene(scene, np.random.default_rng(5))
     assert a == apps.mutate_scene(scene, np.random.default_rng(5))
 

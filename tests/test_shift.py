@@ -56,6 +56,12 @@ def test_presets_turn_the_advertised_knobs():
     assert all(o.radius == pytest.approx(data.SIZE_RADIUS[o.size] * 0.6) for s in small for o in s.objects)
     assert all(len(s) == 6 for s in shift.make_shifted_scenes("more objects", 5))
     assert all(len(s) == 1 for s in shift.make_shifted_scenes(shift.BASELINE, 5))
+    on_lattice = lambda v: abs(v * 16 - 0.5 - round(v * 16 - 0.5)) < 1e-6  # noqa: E731
+    base = [o for s in shift.make_shifted_scenes(shift.BASELINE, 20) for o in s.objects]
+    off = [o for s in shift.make_shifted_scenes("off grid", 20) for o in s.objects]
+    assert all(on_lattice(o.x) and on_lattice(o.y) for o in base)
+    assert sum(on_lattice(o.x) or on_lattice(o.y) for o in off) < len(off) // 2
+    assert all(len(s) == 1 for s in shift.make_shifted_scenes("off grid", 5))
 
 
 def test_get_preset_rejects_unknown_names():

@@ -29,7 +29,7 @@ import torch
 
 from mmlens import data, evaluate
 from mmlens.data.grammar import NUMBER_WORDS, RELATION_PHRASES, Caption, NounPhrase, _parse_np, normalise
-from mmlens.data.world import INVERSE_RELATION, SIZE_RADIUS, Scene, SceneObject, WorldConfig
+from mmlens.data.world import INVERSE_RELATION, SIZE_RADIUS, Scene, SceneObject, WorldConfig, _snap
 from mmlens.shift import input_resolution
 
 __all__ = [
@@ -343,8 +343,10 @@ def _fits(objects: Sequence[SceneObject], world: WorldConfig) -> bool:
 
 
 def _random_position(radius: float, rng: np.random.Generator, world: WorldConfig) -> tuple[float, float]:
+    """A centre that keeps an object of ``radius`` inside the margin, on the world's position lattice
+    (as :func:`~mmlens.data.make_scene` places objects) when ``world.position_grid`` is set."""
     lo = radius + world.margin
-    return tuple(float(v) for v in lo + (1 - 2 * lo) * rng.random(2))
+    return tuple(float(_snap(float(v), lo, 1 - lo, world.position_grid)) for v in lo + (1 - 2 * lo) * rng.random(2))
 
 
 def mutate_scene(scene: Scene, rng: np.random.Generator, world: WorldConfig | None = None, tries: int = 20) -> Scene:

@@ -63,7 +63,8 @@ class ShiftPreset:
 
 
 #: The book's presets, baseline first. The embedded models were trained on white backgrounds, the six
-#: exact colours of ``COLOUR_RGB``, the two radii of ``SIZE_RADIUS`` and one to four objects per scene.
+#: exact colours of ``COLOUR_RGB``, the two radii of ``SIZE_RADIUS``, one to four objects per scene and
+#: object centres on the ``position_grid = 16`` lattice of :class:`~mmlens.data.WorldConfig`.
 SHIFT_PRESETS: dict[str, ShiftPreset] = {
     p.name: p
     for p in (
@@ -78,6 +79,8 @@ SHIFT_PRESETS: dict[str, ShiftPreset] = {
                     data.WorldConfig(max_objects=1, size_scale=1.4)),
         ShiftPreset("more objects", "six objects per scene (training saw at most four)",
                     data.WorldConfig(max_objects=6, margin=0.01, gap=0.01), n_objects=6),
+        ShiftPreset("off grid", "centres anywhere, not only on the 16 x 16 training lattice",
+                    data.WorldConfig(max_objects=1, position_grid=None)),
     )
 }
 

@@ -367,9 +367,14 @@ def _place(radii: list[float], rng: np.random.Generator, world: WorldConfig) -> 
         for k, idx in enumerate(order):
             r = radii[idx]
             lo, span = r + margin, 1.0 - 2 * (r + margin)
+            if grid is not None:  # lattice points (j + 0.5) / grid with lo <= point <= lo + span
+                j_lo, j_hi = math.ceil(lo * grid - 0.5), math.floor((lo + span) * grid - 0.5)
+                on_grid = j_lo <= j_hi
             for t in range(k * tries * 2, (k + 1) * tries * 2, 2):
-                cx = _snap(lo + span * block[t], lo, lo + span, grid)
-                cy = _snap(lo + span * block[t + 1], lo, lo + span, grid)
+                cx, cy = lo + span * block[t], lo + span * block[t + 1]
+                if grid is not None and on_grid:  # inline _snap: this loop is the world's hot path
+                    cx = (min(max(int(cx * grid), j_lo), j_hi) + 0.5) / grid
+                    cy = (min(max(int(cy * grid), j_lo), j_hi) + 0.5) / grid
                 for px, py, pr in placed:
                     if (cx - px) ** 2 + (cy - py) ** 2 < (pr + r) ** 2:
                         break
