@@ -297,14 +297,11 @@ def scene_retrieval(
     Returns:
         The recall dict.
     """
-    from mmlens import data
+    from mmlens.retrieval import make_gallery  # the one place that draws, captions and embeds a gallery
 
-    scenes = data.make_scenes(n, seed=seed, n_objects=n_objects, split=split)
-    rng = np.random.default_rng(seed)
-    captions = [data.make_caption(s, rng, kind=caption_kind) for s in scenes]
-    preprocess = preprocess or _default_preprocess(model)
-    images = _as_image_batch([data.render_scene(s, resolution=64).image for s in scenes], preprocess)
-    return retrieval_recall(encode_images(model, images), encode_texts(model, tokenizer, captions), ks)
+    gallery = make_gallery(model, preprocess or _default_preprocess(model), tokenizer, n=n, seed=seed,
+                           split=split, n_objects=n_objects, caption_kind=caption_kind)
+    return retrieval_recall(gallery.image_emb, gallery.text_emb, ks)
 
 
 def evaluate_model(model: torch.nn.Module, tokenizer: Callable, n_zero_shot: int = 1000, n_retrieval: int = 1000, seed: int = 0) -> dict:

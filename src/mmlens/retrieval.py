@@ -81,8 +81,8 @@ def make_gallery(
 ) -> Gallery:
     """Render ``n`` synthetic scenes, caption each once and embed both with ``model``.
 
-    Scenes and captions are drawn exactly as :func:`mmlens.evaluate.scene_retrieval` draws them, so
-    ``retrieval_recall(g.image_emb, g.text_emb)`` reproduces its numbers.
+    :func:`mmlens.evaluate.scene_retrieval` (the recalls in the shipped metrics) is
+    ``retrieval_recall(g.image_emb, g.text_emb)`` on this gallery.
 
     Args:
         model, preprocess, tokenizer: from :func:`mmlens.load_model`.
